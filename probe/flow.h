@@ -61,35 +61,40 @@ typedef struct flow_l7 {
 typedef struct flow {
     flow_key_t key;
     uint64_t id;             /* unique within this probe run */
-    uint64_t first_ns;
-    uint64_t last_ns;
-    uint64_t last_export_ns; /* time of the last new/update export, for the update interval */
-    uint64_t bytes[2];       /* [0] = client->server, [1] = server->client */
+    uint64_t first_ns;       /* packet time of the first packet */
+    uint64_t last_ns;        /* latest packet time seen */
+    uint64_t touch_ns;       /* cache clock at the last packet (expiry order) */
+    uint64_t last_export_ns; /* cache clock at the last new/update export */
+    uint64_t bytes[2];       /* [0] = client->server, [1] = server->client; IP bytes */
     uint64_t packets[2];
     uint32_t retrans[2];
     uint32_t next_seq[2];    /* highest seq + len seen per direction, for retransmissions */
-    uint32_t syn_ns_lo;      /* RTT bookkeeping: SYN time (ns, low 32 bits of delta) */
-    uint32_t synack_delta_us;
-    uint32_t cli_rtt_us;
-    uint32_t srv_rtt_us;
+    uint32_t cli_rtt_us;     /* SYN/ACK -> ACK */
+    uint32_t srv_rtt_us;     /* SYN -> SYN/ACK */
+    uint32_t hash;
     uint8_t tcp_flags[2];
     uint8_t tos[2];
     uint8_t min_ttl;
     uint8_t max_ttl;
     uint8_t icmp_type;
     uint8_t icmp_code;
-    uint8_t fin_seen;        /* bit 0: client FIN, bit 1: server FIN */
-    uint8_t l7_done;         /* detection finished or given up */
-    uint8_t state_flags;
-    uint8_t pad;
+    uint8_t state;           /* FLOW_STATE_* bits */
+    uint8_t l7_done;         /* detection finished or given up (or L7 off) */
+    uint8_t end_reason;      /* set while closing: END_TCP_FIN / END_TCP_RST */
     flow_extra_t *extra;     /* NULL when there is nothing to say */
     flow_l7_t *l7;           /* NULL until L7 knows something */
     struct l7_state *l7_state;
-    /* cache bookkeeping */
     struct flow *hnext;      /* hash chain */
-    struct flow *lru_prev;
-    struct flow *lru_next;
-    uint32_t hash;
+    struct flow *prev;       /* position in the active or closing list */
+    struct flow *next;
 } flow_t;
+
+/* flow_t.state bits */
+#define FLOW_STATE_SEQ0 0x01    /* next_seq[0] valid */
+#define FLOW_STATE_SEQ1 0x02    /* next_seq[1] valid */
+#define FLOW_STATE_FIN0 0x04    /* client sent FIN */
+#define FLOW_STATE_FIN1 0x08    /* server sent FIN */
+#define FLOW_STATE_CLOSING 0x10 /* FIN both ways or RST: ends after a short linger */
+#define FLOW_STATE_SYN 0x20     /* the first packet was a SYN from the client */
 
 #endif
