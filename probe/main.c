@@ -400,6 +400,10 @@ static int run(probe_t *p)
         if (got == -2)
             break;
     }
+    /* Packets already in the kernel ring when the stop came still belong to their flows. */
+    if (live && rc == 0)
+        for (int i = 0; i < 1000 && sensor_step(p->sensor, STEP_PACKETS) > 0; i++) {
+        }
     return rc;
 }
 
