@@ -12,10 +12,13 @@ typedef struct alert_store alert_store_t;
 
 typedef struct alert_store_stats {
     uint64_t submitted;       /* accepted into the queue */
-    uint64_t stored;          /* committed to the database (durable against kill -9) */
+    uint64_t stored;          /* new rows committed (durable against kill -9); re-triggers
+                                 count in `updated` */
     uint64_t released;        /* engaged alerts released (committed) */
     uint64_t updated;         /* re-triggers of an engaged alert (last_seen refreshed) */
-    uint64_t dropped;         /* queue full: not stored */
+    uint64_t dropped;         /* queue full (or alert over 1 MiB, or too many engaged): not
+                                 stored */
+    uint64_t failed;          /* accepted but lost to a SQLite error: not stored */
     uint64_t errors;          /* SQLite errors */
     uint64_t queue_depth;     /* current */
 } alert_store_stats_t;
@@ -25,7 +28,8 @@ typedef struct alert_store_stats {
  * err on failure. */
 alert_store_t *alert_store_open(const char *path, size_t queue_cap, char *err, size_t errlen);
 
-/* Commits what is queued, stops the writer and closes the database. */
+/* Commits what is queued, stops the writer and closes the database. No other thread may use
+ * the store any more. */
 void alert_store_close(alert_store_t **self);
 
 /* Queues an alert (strings are copied). ALERT_ONESHOT: stored as a new row. ALERT_ENGAGED:
@@ -42,7 +46,8 @@ int alert_store_release(alert_store_t *self, const char *entity, const char *ent
 int alert_store_is_engaged(alert_store_t *self, const char *entity, const char *entity_value,
                            const char *alert_type, const char *script_key);
 
-/* Waits until everything queued before the call is committed. 0, or -1 on timeout. */
+/* Waits until everything queued before the call is committed (or failed, see stats.failed).
+ * A negative timeout_ms waits without limit. 0, or -1 on timeout. */
 int alert_store_sync(alert_store_t *self, int timeout_ms);
 
 void alert_store_get_stats(alert_store_t *self, alert_store_stats_t *out);
