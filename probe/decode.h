@@ -23,7 +23,9 @@ typedef enum decode_result {
 } decode_result_t;
 
 /* Why a packet was not turned into a flow key. Every reason is counted apart;
- * names come from decode_reason_name(). Truncated and malformed stay separate. */
+ * names come from decode_reason_name(). Truncated and malformed stay separate: a header
+ * that does not fit is "truncated" when the capture was cut short of the IP length (snaplen),
+ * "malformed" when the IP packet was captured whole and its own lengths disagree. */
 typedef enum decode_reason {
     DR_NONE = 0,
     DR_UNSUPPORTED_LINKTYPE,
@@ -37,18 +39,20 @@ typedef enum decode_reason {
     DR_TRUNCATED_IPV4,
     DR_MALFORMED_IPV4,       /* bad version, IHL < 5, total length < IHL */
     DR_TRUNCATED_IPV6,
-    DR_MALFORMED_IPV6,
+    DR_MALFORMED_IPV6,       /* bad version, too many or overlong extension headers */
     DR_TRUNCATED_IPV6_EXT,
     DR_TRUNCATED_TCP,
-    DR_MALFORMED_TCP,        /* data offset < 5 */
+    DR_MALFORMED_TCP,        /* data offset < 5, header longer than the IP payload */
     DR_TRUNCATED_UDP,
-    DR_MALFORMED_UDP,
+    DR_MALFORMED_UDP,        /* length < 8, header longer than the IP payload */
     DR_TRUNCATED_ICMP,
     DR_TRUNCATED_SCTP,
     DR_TRUNCATED_TUNNEL,
-    DR_MALFORMED_TUNNEL,
+    DR_MALFORMED_TUNNEL,     /* bad ERSPAN version, GTP extension length 0, overlong header */
     DR_TUNNEL_TOO_DEEP,
     DR_NOT_IP,               /* non-IP ethertype (counted, not an error) */
+    DR_MALFORMED_ICMP,       /* ICMP/ICMPv6 shorter than 8 bytes in a whole IP packet */
+    DR_MALFORMED_SCTP,       /* SCTP shorter than its 12-byte header in a whole IP packet */
     DR_COUNT
 } decode_reason_t;
 
@@ -59,9 +63,10 @@ typedef struct decode_stats {
 
 /* Decodes one frame of pcap link type `linktype` (DLT_* value as returned by
  * pcap_datalink()). `data`/`caplen` are the captured bytes, `wire_len` the original length.
- * Fills *pkt (pointers in it reference `data`). On failure bumps exactly one counter in
- * *stats (when stats != NULL) and returns DECODE_NOT_IP or DECODE_ERROR. Never reads
- * outside [data, data + caplen). */
+ * Fills *pkt (pointers in it reference `data`); pkt->ts_ns is kept as the caller set it.
+ * On failure sets pkt->ip_version = 0, bumps exactly one counter in *stats (when
+ * stats != NULL) and returns DECODE_NOT_IP or DECODE_ERROR. Never reads outside
+ * [data, data + caplen). */
 decode_result_t decode_packet(int linktype, const uint8_t *data, uint32_t caplen,
                               uint32_t wire_len, packet_t *pkt, decode_stats_t *stats);
 

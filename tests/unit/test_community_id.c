@@ -38,10 +38,10 @@ static void check_baseline_file(const char *path, id_set_t *expected)
         return;
     char line[1024];
     while (fgets(line, sizeof line, f)) {
-        char oh[64], rh[64], hash[64];
+        char oh[64], rh[64], hash[COMMUNITY_ID_LEN];
         unsigned op, rp, proto;
         if (sscanf(line, "[orig_h=%63[^,], orig_p=%u/%*[a-z], resp_h=%63[^,], resp_p=%u/%*[a-z], "
-                         "proto=%u, ctx=[]], %63s",
+                         "proto=%u, ctx=[]], %31s",
                    oh, &op, rh, &rp, &proto, hash) != 6)
             continue;
         uint8_t a[16], b[16];

@@ -1,0 +1,599 @@
+/* ingest: the collector's ROUTER sockets, message validation, dedupe, dispatch to workers,
+ * acknowledgements and probe liveness. */
+#include "ingest.h"
+
+#include "local_msg.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#define LOG_EVERY_NS 5000000000ull /* bad-input logs: at most one per reason per 5 s */
+
+struct ingest {
+    ingest_config_t cfg;
+    void *ctx;
+    void *socks[INGEST_MAX_LISTEN];
+    int n_socks;
+    size_t inflight;
+    int local_expected, local_finished;
+    ingest_stats_t st;
+    uint64_t last_log_ns[CODEC_ERR_COUNT + 4];
+    uint64_t suppressed[CODEC_ERR_COUNT + 4];
+    uint64_t next_second_ns, next_summary_ns;
+    uint64_t start_ns;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Logs bad input at a bounded rate per reason. */
+static void log_bad(ingest_t *self, int slot, const char *what, const char *detail)
+{
+    uint64_t t = now_ns();
+    if (t - self->last_log_ns[slot] < LOG_EVERY_NS) {
+        self->suppressed[slot]++;
+        return;
+    }
+    fprintf(stderr, "zflow-collector: rejected message: %s%s%s", what, detail ? ": " : "",
+            detail ? detail : "");
+    if (self->suppressed[slot])
+        fprintf(stderr, " (%" PRIu64 " more since the last report)", self->suppressed[slot]);
+    fputc('\n', stderr);
+    self->suppressed[slot] = 0;
+    self->last_log_ns[slot] = t;
+}
+
+ingest_t *ingest_new(const ingest_config_t *cfg, char *err, size_t errlen)
+{
+    ingest_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    self->cfg = *cfg;
+    if (!self->cfg.probe_timeout_s)
+        self->cfg.probe_timeout_s = 30;
+    self->start_ns = now_ns();
+    self->ctx = zmq_ctx_new();
+    if (!self->ctx) {
+        snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    for (int i = 0; i < cfg->n_listen; i++) {
+        void *s = zmq_socket(self->ctx, ZMQ_ROUTER);
+        int64_t maxmsg = CODEC_MAX_MESSAGE;
+        int one = 1, linger = 0, hwm = 10000;
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+        zmq_setsockopt(s, ZMQ_IPV6, &one, sizeof one);
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+        zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+        if (zmq_bind(s, cfg->listen[i]) != 0) {
+            snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen[i], zmq_strerror(errno));
+            zmq_close(s);
+            goto fail;
+        }
+        self->socks[self->n_socks++] = s;
+    }
+    return self;
+fail:
+    ingest_destroy(&self);
+    return NULL;
+}
+
+void ingest_destroy(ingest_t **pself)
+{
+    if (!pself || !*pself)
+        return;
+    ingest_t *self = *pself;
+    for (int i = 0; i < self->n_socks; i++)
+        zmq_close(self->socks[i]);
+    if (self->ctx)
+        zmq_ctx_term(self->ctx);
+    free(self);
+    *pself = NULL;
+}
+
+void ingest_expect_local(ingest_t *self, int n)
+{
+    self->local_expected = n;
+}
+
+/* Sends Ack{run_id, seq} to a probe. */
+static void send_ack(ingest_t *self, int sock, const uint8_t *rid, size_t rlen, uint64_t run_id,
+                     uint64_t seq)
+{
+    if (sock < 0 || sock >= self->n_socks)
+        return;
+    Zflow__Envelope env = ZFLOW__ENVELOPE__INIT;
+    Zflow__Ack ack = ZFLOW__ACK__INIT;
+    env.schema_version = CODEC_SCHEMA_VERSION;
+    env.probe_id = (char *)"collector";
+    env.send_time_ns = now_ns();
+    env.payload_case = ZFLOW__ENVELOPE__PAYLOAD_ACK;
+    env.ack = &ack;
+    ack.run_id = run_id;
+    ack.n_seqs = 1;
+    ack.seqs = &seq;
+    uint8_t buf[64];
+    size_t len = zflow__envelope__pack(&env, buf);
+    if (zmq_send(self->socks[sock], rid, rlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(self->socks[sock], buf, len, ZMQ_DONTWAIT) < 0) {
+        self->st.acks_failed++;
+        return;
+    }
+    self->st.acks_sent++;
+}
+
+/* Hands a flow batch to the workers owning its interfaces. Returns 0 when dispatched, -1 when
+ * a worker queue was full (nothing was dispatched; the probe will resend). */
+static int dispatch_flows(ingest_t *self, probe_t *probe, batch_t *b, int is_packet)
+{
+    Zflow__FlowBatch *fb = b->env->flows;
+    int nw = self->cfg.n_workers;
+    work_t *items[64] = {0};
+    if (nw > 64)
+        nw = 64;
+    /* resolve interfaces first and count per worker */
+    iface_t **ifs = malloc((fb->n_flows ? fb->n_flows : 1) * sizeof *ifs);
+    uint32_t per[64] = {0};
+    if (!ifs)
+        return -1;
+    for (size_t i = 0; i < fb->n_flows; i++) {
+        ifs[i] = registry_iface(self->cfg.registry, probe, fb->flows[i]->interface, is_packet);
+        if (ifs[i])
+            per[ifs[i]->worker % nw]++;
+    }
+    for (int w = 0; w < nw; w++)
+        if (per[w] && queue_room(worker_queue(self->cfg.workers[w])) == 0) {
+            free(ifs);
+            return -1;
+        }
+    int n_items = 0;
+    for (int w = 0; w < nw; w++) {
+        if (!per[w])
+            continue;
+        work_t *it = calloc(1, sizeof *it);
+        if (it) {
+            it->flows = malloc(per[w] * sizeof *it->flows);
+            it->ifaces = malloc(per[w] * sizeof *it->ifaces);
+        }
+        if (!it || !it->flows || !it->ifaces) {
+            work_free(it);
+            for (int k = 0; k < nw; k++)
+                work_free(items[k]);
+            free(ifs);
+            return -1;
+        }
+        it->kind = WORK_FLOWS;
+        it->batch = b;
+        items[w] = it;
+        n_items++;
+    }
+    for (size_t i = 0; i < fb->n_flows; i++) {
+        if (!ifs[i])
+            continue;
+        work_t *it = items[ifs[i]->worker % nw];
+        it->flows[it->n] = fb->flows[i];
+        it->ifaces[it->n] = ifs[i];
+        it->n++;
+    }
+    free(ifs);
+    atomic_store(&b->refs, n_items);
+    if (n_items == 0) {
+        /* nothing to apply (every interface refused): complete at once */
+        atomic_store(&b->refs, 1);
+        queue_push(self->cfg.done, b);
+        return 0;
+    }
+    for (int w = 0; w < nw; w++)
+        if (items[w])
+            queue_push(worker_queue(self->cfg.workers[w]), items[w]); /* room checked above */
+    return 0;
+}
+
+/* Tells the workers to end every flow of a probe's interfaces. */
+static void end_probe_flows(ingest_t *self, probe_t *p, int reason)
+{
+    for (int i = 0; i < p->n_ifaces; i++) {
+        work_t *w = calloc(1, sizeof *w);
+        if (!w)
+            continue;
+        w->kind = WORK_IFACE_END;
+        w->iface = p->ifaces[i];
+        w->reason = reason;
+        queue_t *q = worker_queue(self->cfg.workers[p->ifaces[i]->worker % self->cfg.n_workers]);
+        struct timespec ms = {0, 1000000};
+        while (queue_push(q, w) != 0) /* control messages are never dropped */
+            nanosleep(&ms, NULL);
+    }
+}
+
+/* Handles one valid envelope. `sock` = -1 for local sources. Takes ownership of env. */
+static void handle_envelope(ingest_t *self, int sock, const uint8_t *rid, size_t rlen,
+                            Zflow__Envelope *env)
+{
+    uint64_t t = now_ns();
+    if (sock >= 0 && strncmp(env->probe_id, "local:", 6) == 0) {
+        /* "local:" ids belong to the collector's own packet interfaces */
+        self->st.bad_payload++;
+        log_bad(self, CODEC_ERR_COUNT + 1, "reserved probe id from the network", env->probe_id);
+        codec_free(env);
+        return;
+    }
+    probe_t *p = registry_probe(self->cfg.registry, env->probe_id, t);
+    if (!p) {
+        self->st.unknown_probe++;
+        log_bad(self, CODEC_ERR_COUNT, "probe registry full", env->probe_id);
+        codec_free(env);
+        return;
+    }
+    p->messages++;
+    p->last_seen_ns = t;
+    if (p->down) {
+        p->down = 0;
+        fprintf(stderr, "zflow-collector: probe %s is up again\n", p->id);
+    }
+    if (p->run.run_id != env->run_id) {
+        if (registry_new_run(p, env->run_id)) {
+            fprintf(stderr, "zflow-collector: probe %s restarted (run %" PRIx64 ")\n", p->id,
+                    env->run_id);
+            end_probe_flows(self, p, ZFLOW__END_REASON__END_REASON_PROBE_RESTART);
+        }
+    }
+    seq_state_t state = registry_seq_state(&p->run, env->seq);
+    if (state == SEQ_APPLIED) {
+        self->st.duplicates++;
+        p->duplicates++;
+        send_ack(self, sock, rid, rlen, env->run_id, env->seq);
+        codec_free(env);
+        return;
+    }
+    if (state == SEQ_INFLIGHT) {
+        self->st.inflight_resends++;
+        codec_free(env);
+        return;
+    }
+
+    switch (env->payload_case) {
+    case ZFLOW__ENVELOPE__PAYLOAD_HELLO: {
+        Zflow__Hello *h = env->hello;
+        p->has_hello = 1;
+        snprintf(p->hostname, sizeof p->hostname, "%s", h->hostname ? h->hostname : "");
+        snprintf(p->version, sizeof p->version, "%s",
+                 h->software_version ? h->software_version : "");
+        snprintf(p->hello_iface, sizeof p->hello_iface, "%s", h->interface ? h->interface : "");
+        p->stats_interval_s = h->stats_interval_s;
+        registry_iface(self->cfg.registry, p, p->hello_iface, sock < 0);
+        registry_seq_mark(&p->run, env->seq, SEQ_INFLIGHT);
+        registry_seq_mark(&p->run, env->seq, SEQ_APPLIED);
+        send_ack(self, sock, rid, rlen, env->run_id, env->seq);
+        codec_free(env);
+        return;
+    }
+    case ZFLOW__ENVELOPE__PAYLOAD_STATS: {
+        /* keep the stats message itself; detach it from the envelope */
+        if (p->stats)
+            zflow__stats__free_unpacked(p->stats, NULL);
+        p->stats = env->stats;
+        env->stats = NULL;
+        env->payload_case = ZFLOW__ENVELOPE__PAYLOAD__NOT_SET;
+        registry_seq_mark(&p->run, env->seq, SEQ_INFLIGHT);
+        registry_seq_mark(&p->run, env->seq, SEQ_APPLIED);
+        send_ack(self, sock, rid, rlen, env->run_id, env->seq);
+        codec_free(env);
+        return;
+    }
+    case ZFLOW__ENVELOPE__PAYLOAD_FLOWS:
+        break;
+    default:
+        self->st.bad_payload++;
+        log_bad(self, CODEC_ERR_COUNT + 1, "unexpected payload from a probe", p->id);
+        codec_free(env);
+        return;
+    }
+
+    if (self->inflight >= self->cfg.max_inflight) {
+        self->st.queue_full++;
+        log_bad(self, CODEC_ERR_COUNT + 2, "workers busy, batch refused (the probe resends)",
+                p->id);
+        codec_free(env);
+        return;
+    }
+    batch_t *b = calloc(1, sizeof *b);
+    if (!b) {
+        codec_free(env);
+        return;
+    }
+    b->env = env;
+    b->socket_index = sock;
+    if (rlen > sizeof b->routing_id)
+        rlen = sizeof b->routing_id;
+    memcpy(b->routing_id, rid, rlen);
+    b->routing_len = rlen;
+    b->run = &p->run;
+    b->seq = env->seq;
+    size_t n = env->flows->n_flows;
+    if (dispatch_flows(self, p, b, sock < 0) != 0) {
+        self->st.queue_full++;
+        log_bad(self, CODEC_ERR_COUNT + 2, "worker queue full, batch refused (the probe resends)",
+                p->id);
+        codec_free(env);
+        free(b);
+        return;
+    }
+    registry_seq_mark(&p->run, env->seq, SEQ_INFLIGHT);
+    self->inflight++;
+    p->flow_events += n;
+    p->rate_events += n;
+    self->st.flow_events += n;
+}
+
+/* Reads every message waiting on one socket. */
+static void drain_socket(ingest_t *self, int sock)
+{
+    for (int k = 0; k < 256; k++) {
+        zmq_msg_t rid, body;
+        zmq_msg_init(&rid);
+        if (zmq_msg_recv(&rid, self->socks[sock], ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&rid);
+            return;
+        }
+        self->st.messages++;
+        if (!zmq_msg_more(&rid)) {
+            self->st.bad_frames++;
+            zmq_msg_close(&rid);
+            continue;
+        }
+        zmq_msg_init(&body);
+        zmq_msg_recv(&body, self->socks[sock], 0);
+        int extra = zmq_msg_more(&body);
+        while (zmq_msg_more(&body)) { /* swallow any further frames */
+            zmq_msg_close(&body);
+            zmq_msg_init(&body);
+            zmq_msg_recv(&body, self->socks[sock], 0);
+        }
+        if (extra) {
+            self->st.bad_frames++;
+            log_bad(self, CODEC_ERR_COUNT + 3, "unexpected extra frames", NULL);
+        } else {
+            Zflow__Envelope *env = NULL;
+            codec_error_t e = codec_unpack(zmq_msg_data(&body), zmq_msg_size(&body), &env);
+            if (e != CODEC_OK) {
+                self->st.bad[e]++;
+                log_bad(self, e, codec_error_name(e), NULL);
+            } else {
+                handle_envelope(self, sock, zmq_msg_data(&rid), zmq_msg_size(&rid), env);
+            }
+        }
+        zmq_msg_close(&body);
+        zmq_msg_close(&rid);
+    }
+}
+
+static void drain_done(ingest_t *self)
+{
+    batch_t *b;
+    while ((b = queue_pop(self->cfg.done, 0))) {
+        registry_seq_mark(b->run, b->seq, SEQ_APPLIED);
+        send_ack(self, b->socket_index, b->routing_id, b->routing_len, b->env->run_id, b->seq);
+        codec_free(b->env);
+        free(b);
+        self->inflight--;
+    }
+}
+
+static void drain_local(ingest_t *self)
+{
+    if (!self->cfg.local)
+        return;
+    local_msg_t *m;
+    /* only take what can be dispatched now: the sources wait rather than lose flows */
+    while (self->inflight < self->cfg.max_inflight && (m = queue_pop(self->cfg.local, 0))) {
+        if (!m->buf) {
+            self->local_finished++;
+        } else {
+            Zflow__Envelope *env = NULL;
+            if (codec_unpack(m->buf, m->len, &env) == CODEC_OK) {
+                self->st.local_batches++;
+                handle_envelope(self, -1, NULL, 0, env);
+            }
+            free(m->buf);
+        }
+        free(m);
+    }
+}
+
+/* Once a second: liveness, flows/s, status file. */
+static void every_second(ingest_t *self, uint64_t t)
+{
+    registry_t *r = self->cfg.registry;
+    for (int i = 0; i < r->n_probes; i++) {
+        probe_t *p = r->probes[i];
+        double dt = (double)(t - p->rate_t0_ns) / 1e9;
+        if (dt >= 1.0) {
+            p->flows_per_s = (double)p->rate_events / dt;
+            p->rate_events = 0;
+            p->rate_t0_ns = t;
+        }
+        if (!p->down && t - p->last_seen_ns > (uint64_t)self->cfg.probe_timeout_s * 1000000000ull &&
+            strncmp(p->id, "local:", 6) != 0) {
+            p->down = 1;
+            fprintf(stderr, "zflow-collector: probe %s is down (silent for %u s); ending its "
+                            "flows\n",
+                    p->id, self->cfg.probe_timeout_s);
+            end_probe_flows(self, p, ZFLOW__END_REASON__END_REASON_PROBE_DOWN);
+        }
+    }
+    if (self->cfg.status_path) {
+        char tmp[1024];
+        snprintf(tmp, sizeof tmp, "%s.tmp", self->cfg.status_path);
+        FILE *f = fopen(tmp, "w");
+        if (f) {
+            ingest_print_status(self, f);
+            fclose(f);
+            rename(tmp, self->cfg.status_path);
+        }
+    }
+}
+
+static void print_summary(ingest_t *self, uint64_t t)
+{
+    registry_t *r = self->cfg.registry;
+    uint64_t active = 0, hooks = 0, alerts = 0, errors = 0;
+    for (int w = 0; w < self->cfg.n_workers; w++) {
+        worker_stats_t ws;
+        worker_get_stats(self->cfg.workers[w], &ws);
+        active += ws.flows_active;
+        hooks += ws.hook_calls;
+        alerts += ws.alerts;
+        errors += ws.script_errors;
+    }
+    int up = 0;
+    double fps = 0;
+    for (int i = 0; i < r->n_probes; i++) {
+        up += !r->probes[i]->down;
+        fps += r->probes[i]->flows_per_s;
+    }
+    fprintf(stderr,
+            "zflow-collector: %.0fs up | probes %d/%d up | flow events %" PRIu64
+            " (%.0f/s) | active flows %" PRIu64 " | hook calls %" PRIu64 " | alerts %" PRIu64
+            " | script errors %" PRIu64 " | duplicates %" PRIu64 " | refused %" PRIu64 "\n",
+            (double)(t - self->start_ns) / 1e9, up, r->n_probes, self->st.flow_events, fps, active,
+            hooks, alerts, errors, self->st.duplicates, self->st.queue_full);
+}
+
+int ingest_run(ingest_t *self, int until_local_done)
+{
+    zmq_pollitem_t items[INGEST_MAX_LISTEN];
+    for (int i = 0; i < self->n_socks; i++) {
+        items[i].socket = self->socks[i];
+        items[i].fd = 0;
+        items[i].events = ZMQ_POLLIN;
+        items[i].revents = 0;
+    }
+    while (!*self->cfg.stop) {
+        int timeout = (self->inflight || self->cfg.local) ? 1 : 50;
+        if (self->n_socks) {
+            if (zmq_poll(items, self->n_socks, timeout) < 0 && errno != EINTR)
+                break;
+        } else {
+            struct timespec ts = {0, (long)timeout * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        for (int i = 0; i < self->n_socks; i++)
+            if (items[i].revents & ZMQ_POLLIN)
+                drain_socket(self, i);
+        drain_local(self);
+        drain_done(self);
+        if (self->cfg.reload && *self->cfg.reload) {
+            *self->cfg.reload = 0;
+            fprintf(stderr, "zflow-collector: reloading scripts and configuration\n");
+            for (int w = 0; w < self->cfg.n_workers; w++) {
+                work_t *it = calloc(1, sizeof *it);
+                if (!it)
+                    continue;
+                it->kind = WORK_RELOAD;
+                struct timespec ms = {0, 1000000};
+                while (queue_push(worker_queue(self->cfg.workers[w]), it) != 0)
+                    nanosleep(&ms, NULL);
+            }
+        }
+        uint64_t t = now_ns();
+        if (t >= self->next_second_ns) {
+            every_second(self, t);
+            self->next_second_ns = t + 1000000000ull;
+        }
+        if (self->cfg.summary_interval_s && t >= self->next_summary_ns) {
+            if (self->next_summary_ns)
+                print_summary(self, t);
+            self->next_summary_ns = t + (uint64_t)self->cfg.summary_interval_s * 1000000000ull;
+        }
+        if (until_local_done && self->local_finished >= self->local_expected &&
+            self->inflight == 0 && (!self->cfg.local || queue_depth(self->cfg.local) == 0))
+            break;
+    }
+    drain_done(self);
+    return 0;
+}
+
+void ingest_finish(ingest_t *self)
+{
+    struct timespec ms = {0, 1000000};
+    while (self->local_finished < self->local_expected) {
+        drain_local(self);
+        drain_done(self);
+        nanosleep(&ms, NULL);
+    }
+    while (self->inflight) {
+        drain_done(self);
+        nanosleep(&ms, NULL);
+    }
+}
+
+void ingest_barrier(ingest_t *self)
+{
+    atomic_int pending;
+    atomic_store(&pending, self->cfg.n_workers);
+    for (int w = 0; w < self->cfg.n_workers; w++) {
+        work_t *it = calloc(1, sizeof *it);
+        if (!it) {
+            atomic_fetch_sub(&pending, 1);
+            continue;
+        }
+        it->kind = WORK_BARRIER;
+        it->barrier = &pending;
+        struct timespec ms = {0, 1000000};
+        while (queue_push(worker_queue(self->cfg.workers[w]), it) != 0)
+            nanosleep(&ms, NULL);
+    }
+    struct timespec ms = {0, 1000000};
+    while (atomic_load(&pending) > 0) {
+        nanosleep(&ms, NULL);
+        drain_done(self);
+    }
+    drain_done(self);
+}
+
+void ingest_get_stats(ingest_t *self, ingest_stats_t *out)
+{
+    *out = self->st;
+}
+
+void ingest_print_status(ingest_t *self, FILE *out)
+{
+    uint64_t t = now_ns();
+    fprintf(out, "{\"uptime_s\":%.1f,\"ingest\":{\"messages\":%" PRIu64 ",\"flow_events\":%" PRIu64
+                 ",\"duplicates\":%" PRIu64 ",\"inflight_resends\":%" PRIu64
+                 ",\"queue_full\":%" PRIu64 ",\"acks_sent\":%" PRIu64 ",\"acks_failed\":%" PRIu64
+                 ",\"bad_frames\":%" PRIu64 ",\"bad_payload\":%" PRIu64,
+            (double)(t - self->start_ns) / 1e9, self->st.messages, self->st.flow_events,
+            self->st.duplicates, self->st.inflight_resends, self->st.queue_full,
+            self->st.acks_sent, self->st.acks_failed, self->st.bad_frames, self->st.bad_payload);
+    for (int e = 1; e < CODEC_ERR_COUNT; e++)
+        fprintf(out, ",\"bad_%s\":%" PRIu64, codec_error_name((codec_error_t)e), self->st.bad[e]);
+    fprintf(out, "},\"workers\":[");
+    for (int w = 0; w < self->cfg.n_workers; w++) {
+        worker_stats_t ws;
+        worker_get_stats(self->cfg.workers[w], &ws);
+        fprintf(out,
+                "%s{\"events\":%" PRIu64 ",\"flows_active\":%" PRIu64 ",\"flows_created\":%" PRIu64
+                ",\"flows_ended\":%" PRIu64 ",\"hook_calls\":%" PRIu64 ",\"script_errors\":%" PRIu64
+                ",\"alerts\":%" PRIu64 ",\"alerts_dropped\":%" PRIu64 ",\"table_full\":%" PRIu64
+                ",\"queue_depth\":%" PRIu64 "}",
+                w ? "," : "", ws.events, ws.flows_active, ws.flows_created, ws.flows_ended,
+                ws.hook_calls, ws.script_errors, ws.alerts, ws.alerts_dropped, ws.table_full,
+                ws.queue_depth);
+    }
+    fprintf(out, "],\"registry\":");
+    registry_print_json(self->cfg.registry, out, t);
+    fprintf(out, "}\n");
+}

@@ -1,0 +1,89 @@
+/* registry: the probes the collector has heard from, their runs, sequences and interfaces. */
+#ifndef ZFLOW_REGISTRY_H
+#define ZFLOW_REGISTRY_H
+
+#include "iface.h"
+#include "zflow.pb-c.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define REGISTRY_MAX_PROBES 4096
+#define REGISTRY_MAX_IFACES 8192
+#define PROBE_IFACES_MAX 16
+
+/* Sequence tracking of one probe run: every seq is new, in flight or applied. */
+typedef struct probe_run {
+    uint64_t run_id;
+    uint64_t highest;            /* highest seq received */
+    uint64_t received;           /* distinct seqs received */
+    uint64_t contiguous;         /* every seq <= contiguous is applied */
+    /* seqs above `contiguous`: window bitmaps, bit i = seq contiguous + 1 + i */
+    uint64_t *applied;
+    uint64_t *inflight;
+    uint32_t window;             /* bits in the bitmaps */
+    uint64_t too_far;            /* seqs beyond the window (applied without dedupe) */
+} probe_run_t;
+
+typedef enum seq_state { SEQ_NEW = 0, SEQ_INFLIGHT, SEQ_APPLIED } seq_state_t;
+
+typedef struct probe {
+    char id[IFACE_PROBE_ID_MAX];
+    probe_run_t run;             /* current run */
+    uint64_t restarts;           /* new run ids after the first */
+    uint64_t lost_prev_runs;     /* gaps left by earlier runs */
+    uint64_t first_seen_ns;
+    uint64_t last_seen_ns;
+    int down;                    /* silent past the timeout */
+    uint64_t messages, flow_events, duplicates;
+    /* from the hello */
+    char hostname[128];
+    char version[32];
+    char hello_iface[IFACE_NAME_MAX];
+    uint32_t stats_interval_s;
+    int has_hello;
+    /* from the last stats message */
+    Zflow__Stats *stats;         /* owned copy (unpacked), NULL before the first */
+    /* flows/s: events counted since rate_t0 */
+    uint64_t rate_t0_ns, rate_events;
+    double flows_per_s;
+    iface_t *ifaces[PROBE_IFACES_MAX];
+    int n_ifaces;
+} probe_t;
+
+typedef struct registry {
+    pthread_mutex_t lock;        /* guards everything below for readers outside ingest */
+    probe_t *probes[REGISTRY_MAX_PROBES];
+    int n_probes;
+    iface_t *ifaces[REGISTRY_MAX_IFACES];
+    int n_ifaces;
+    int n_workers;
+    uint64_t refused_probes;     /* registry full */
+} registry_t;
+
+registry_t *registry_new(int n_workers);
+void registry_destroy(registry_t **self);
+
+/* Finds or creates a probe (NULL when the registry is full). Caller holds no lock; ingest
+ * is the only writer. */
+probe_t *registry_probe(registry_t *self, const char *probe_id, uint64_t now_ns);
+
+/* Finds or creates the interface `name` of a probe (or a local packet interface when
+ * probe == NULL and is_packet). NULL when full. The worker is chosen round-robin by id. */
+iface_t *registry_iface(registry_t *self, probe_t *probe, const char *name, int is_packet);
+
+/* Starts tracking a new run; returns 1 when it replaced an earlier run (a restart). */
+int registry_new_run(probe_t *probe, uint64_t run_id);
+
+/* State of a seq in the probe's current run. */
+seq_state_t registry_seq_state(const probe_run_t *run, uint64_t seq);
+void registry_seq_mark(probe_run_t *run, uint64_t seq, seq_state_t state);
+
+/* Messages missing so far in the current run (gaps below the highest seq). */
+uint64_t registry_lost(const probe_t *probe);
+
+/* Writes the probes as JSON (one object with a "probes" array) for --status output. */
+void registry_print_json(registry_t *self, FILE *out, uint64_t now_ns);
+
+#endif

@@ -1,0 +1,616 @@
+/* worker: a thread that owns the flows of some interfaces, their Lua states and their hooks. */
+#include "worker.h"
+
+#include "codec.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TABLE_MIN 65536u
+#define INTERN_CAP 8192u
+#define INTERN_MAX_LEN 256u
+#define LIST_MAX 256
+
+struct worker {
+    worker_config_t cfg;
+    pthread_t thread;
+    int started;
+    atomic_int stop;
+    queue_t *in;
+    script_engine_t *engine;
+    /* flow table: chained hash on (iface id, flow id) */
+    cflow_t **buckets;
+    uint32_t nbuckets;
+    uint64_t nflows;
+    /* interned strings: open addressing, never shrinks, capped */
+    char **intern;
+    uint32_t intern_n;
+    /* counters written by this thread only, read by others */
+    _Atomic uint64_t events, created, ended, table_full, hook_calls, alerts, alerts_dropped,
+        intern_full, script_errors;
+    /* script listing snapshot for other threads */
+    pthread_mutex_t list_lock;
+    script_info_t *list;
+    int list_n;
+    /* engine creation result for worker_new() */
+    pthread_mutex_t init_lock;
+    pthread_cond_t init_cond;
+    int init_done;
+    char init_err[256];
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline void bump(_Atomic uint64_t *v, uint64_t d)
+{
+    atomic_fetch_add_explicit(v, d, memory_order_relaxed);
+}
+
+/* ---- interned strings ---- */
+
+static uint32_t str_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+/* Returns a stable copy of s; "" for NULL; a fixed string when the table is full. */
+static const char *worker_intern(worker_t *self, const char *s)
+{
+    if (!s || !*s)
+        return "";
+    size_t len = strnlen(s, INTERN_MAX_LEN);
+    uint32_t mask = INTERN_CAP * 2 - 1;
+    uint32_t i = str_hash(s) & mask;
+    while (self->intern[i]) {
+        if (strncmp(self->intern[i], s, len) == 0 && self->intern[i][len] == '\0')
+            return self->intern[i];
+        i = (i + 1) & mask;
+    }
+    if (self->intern_n >= INTERN_CAP) {
+        bump(&self->intern_full, 1);
+        return "(too many names)";
+    }
+    char *copy = strndup(s, len);
+    if (!copy)
+        return "";
+    self->intern[i] = copy;
+    self->intern_n++;
+    return copy;
+}
+
+/* ---- engine host callbacks ---- */
+
+static int host_store_alert(void *ctx, const alert_t *a)
+{
+    worker_t *self = ctx;
+    bump(&self->alerts, 1);
+    if (!self->cfg.alerts)
+        return 0;
+    if (alert_store_submit(self->cfg.alerts, a) != 0) {
+        bump(&self->alerts_dropped, 1);
+        return -1;
+    }
+    return 0;
+}
+
+static int host_release_alert(void *ctx, const char *entity, const char *value, const char *type,
+                              const char *script)
+{
+    worker_t *self = ctx;
+    if (!self->cfg.alerts)
+        return 0;
+    return alert_store_release(self->cfg.alerts, entity, value, type, script,
+                               (int64_t)(now_ns() / 1000000000ull));
+}
+
+static int host_is_engaged(void *ctx, const char *entity, const char *value, const char *type,
+                           const char *script)
+{
+    worker_t *self = ctx;
+    return self->cfg.alerts ? alert_store_is_engaged(self->cfg.alerts, entity, value, type, script)
+                            : 0;
+}
+
+static const char *host_intern(void *ctx, const char *s)
+{
+    return worker_intern(ctx, s);
+}
+
+static const char *host_iface_name(const struct iface *i)
+{
+    return i ? i->name : "";
+}
+
+static int host_iface_id(const struct iface *i)
+{
+    return i ? i->id : -1;
+}
+
+static const char *host_iface_probe_id(const struct iface *i)
+{
+    return i ? i->probe_id : "";
+}
+
+static int host_iface_is_packet(const struct iface *i)
+{
+    return i ? i->is_packet : 0;
+}
+
+/* ---- flow table ---- */
+
+static inline uint32_t flow_slot(const worker_t *self, const iface_t *iface, uint64_t id)
+{
+    uint64_t h = (id ^ ((uint64_t)iface->id << 40)) * 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(h >> 32) & (self->nbuckets - 1);
+}
+
+static cflow_t *table_find(worker_t *self, const iface_t *iface, uint64_t id)
+{
+    for (cflow_t *f = self->buckets[flow_slot(self, iface, id)]; f; f = f->hnext)
+        if (f->flow_id == id && f->iface == iface)
+            return f;
+    return NULL;
+}
+
+static void table_grow(worker_t *self)
+{
+    uint32_t n = self->nbuckets * 2;
+    cflow_t **nb = calloc(n, sizeof *nb);
+    if (!nb)
+        return;
+    uint32_t old = self->nbuckets;
+    cflow_t **ob = self->buckets;
+    self->buckets = nb;
+    self->nbuckets = n;
+    for (uint32_t i = 0; i < old; i++) {
+        cflow_t *f = ob[i];
+        while (f) {
+            cflow_t *next = f->hnext;
+            uint32_t s = flow_slot(self, f->iface, f->flow_id);
+            f->hnext = nb[s];
+            nb[s] = f;
+            f = next;
+        }
+    }
+    free(ob);
+}
+
+static void table_remove(worker_t *self, cflow_t *f)
+{
+    cflow_t **pp = &self->buckets[flow_slot(self, f->iface, f->flow_id)];
+    while (*pp && *pp != f)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = f->hnext;
+    self->nflows--;
+}
+
+static void cflow_free(cflow_t *f)
+{
+    free(f->server_name);
+    free(f->community_id);
+    free(f->extra);
+    free(f);
+}
+
+/* Copies a wire address into a 16-byte buffer (IPv4 in the first 4 bytes). */
+static void copy_addr(uint8_t *dst, const ProtobufCBinaryData *src)
+{
+    memset(dst, 0, 16);
+    if (src->len == 4 || src->len == 16)
+        memcpy(dst, src->data, src->len);
+}
+
+/* Applies the cumulative values of a flow event to the stored flow. */
+static void cflow_update(worker_t *self, cflow_t *f, const Zflow__Flow *w)
+{
+    iface_t *ifc = f->iface;
+    uint64_t old_bytes = f->c2s_bytes + f->s2c_bytes, old_pkts = f->c2s_packets + f->s2c_packets;
+    f->first_ns = w->first_seen_ns;
+    f->last_ns = w->last_seen_ns;
+    f->c2s_bytes = w->c2s_bytes;
+    f->s2c_bytes = w->s2c_bytes;
+    f->c2s_packets = w->c2s_packets;
+    f->s2c_packets = w->s2c_packets;
+    uint64_t nb = f->c2s_bytes + f->s2c_bytes, np = f->c2s_packets + f->s2c_packets;
+    if (nb > old_bytes)
+        iface_add(&ifc->c.bytes, nb - old_bytes);
+    if (np > old_pkts)
+        iface_add(&ifc->c.packets, np - old_pkts);
+    f->c2s_tcp_flags = (uint8_t)w->c2s_tcp_flags;
+    f->s2c_tcp_flags = (uint8_t)w->s2c_tcp_flags;
+    f->c2s_tos = (uint8_t)w->c2s_tos;
+    f->s2c_tos = (uint8_t)w->s2c_tos;
+    f->min_ttl = (uint8_t)w->min_ttl;
+    f->max_ttl = (uint8_t)w->max_ttl;
+    f->cli_rtt_us = (uint32_t)(w->client_rtt_us > UINT32_MAX ? UINT32_MAX : w->client_rtt_us);
+    f->srv_rtt_us = (uint32_t)(w->server_rtt_us > UINT32_MAX ? UINT32_MAX : w->server_rtt_us);
+    f->c2s_retrans = (uint32_t)(w->c2s_retransmissions > UINT32_MAX ? UINT32_MAX
+                                                                    : w->c2s_retransmissions);
+    f->s2c_retrans = (uint32_t)(w->s2c_retransmissions > UINT32_MAX ? UINT32_MAX
+                                                                    : w->s2c_retransmissions);
+    if (w->l7_proto_name && *w->l7_proto_name) {
+        f->l7_master_id = (uint16_t)w->l7_master_id;
+        f->l7_app_id = (uint16_t)w->l7_app_id;
+        f->l7_category_id = (uint16_t)w->l7_category_id;
+        f->l7_proto_name = worker_intern(self, w->l7_proto_name);
+        f->l7_master_name = worker_intern(self, w->l7_master_name);
+        f->l7_app_name = worker_intern(self, w->l7_app_name);
+        f->l7_category = worker_intern(self, w->l7_category);
+        f->risk = w->l7_risk;
+        f->risk_score = (uint16_t)(w->l7_risk_score > 65535 ? 65535 : w->l7_risk_score);
+    }
+    if (w->server_name && *w->server_name && !f->server_name)
+        f->server_name = strndup(w->server_name, 255);
+    if (w->community_id && *w->community_id && !f->community_id)
+        f->community_id = strndup(w->community_id, 64);
+}
+
+static cflow_t *cflow_create(worker_t *self, iface_t *iface, const Zflow__Flow *w)
+{
+    if (self->nflows >= self->cfg.max_flows) {
+        bump(&self->table_full, 1);
+        return NULL;
+    }
+    cflow_t *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->flow_id = w->flow_id;
+    f->iface = iface;
+    f->ip_version = (uint8_t)w->ip_version;
+    copy_addr(f->cli_ip, &w->client_ip);
+    copy_addr(f->srv_ip, &w->server_ip);
+    f->cli_port = (uint16_t)w->client_port;
+    f->srv_port = (uint16_t)w->server_port;
+    f->l4_proto = (uint8_t)w->l4_proto;
+    f->icmp_type = (uint8_t)w->icmp_type;
+    f->icmp_code = (uint8_t)w->icmp_code;
+    f->vlan = (uint16_t)w->vlan_outer;
+    f->l7_proto_name = f->l7_master_name = f->l7_app_name = f->l7_category = "";
+    if (self->cfg.local_nets) {
+        f->cli_local = netset_find(self->cfg.local_nets, f->ip_version, f->cli_ip) >= 0;
+        f->srv_local = netset_find(self->cfg.local_nets, f->ip_version, f->srv_ip) >= 0;
+    }
+    if (w->client_mac.len == 6 || w->vlan_inner || w->tunnel_type) {
+        cflow_extra_t *x = calloc(1, sizeof *x);
+        if (x) {
+            if (w->client_mac.len == 6 && w->server_mac.len == 6) {
+                x->has_macs = 1;
+                memcpy(x->cli_mac, w->client_mac.data, 6);
+                memcpy(x->srv_mac, w->server_mac.data, 6);
+            }
+            x->vlan_inner = (uint16_t)w->vlan_inner;
+            x->tunnel_type = (uint8_t)w->tunnel_type;
+            x->tunnel_id = w->tunnel_id;
+            x->tunnel_ip_version = w->tunnel_outer_src.len == 16 ? 6
+                                   : w->tunnel_outer_src.len == 4 ? 4
+                                                                  : 0;
+            copy_addr(x->tunnel_src, &w->tunnel_outer_src);
+            copy_addr(x->tunnel_dst, &w->tunnel_outer_dst);
+        }
+        f->extra = x;
+    }
+    if (self->nflows >= self->nbuckets)
+        table_grow(self);
+    uint32_t s = flow_slot(self, iface, f->flow_id);
+    f->hnext = self->buckets[s];
+    self->buckets[s] = f;
+    self->nflows++;
+    bump(&self->created, 1);
+    iface_add(&iface->c.flows_new, 1);
+    iface_add(&iface->c.flows_active, 1);
+    return f;
+}
+
+static const char *hook_name(flow_hook_t h)
+{
+    switch (h) {
+    case FLOW_HOOK_PROTOCOL_DETECTED: return "protocolDetected";
+    case FLOW_HOOK_STATUS_CHANGED: return "statusChanged";
+    case FLOW_HOOK_PERIODIC_UPDATE: return "periodicUpdate";
+    case FLOW_HOOK_FLOW_END: return "flowEnd";
+    default: return "?";
+    }
+}
+
+/* Runs a hook; the engine keeps the order (protocolDetected once and first, nothing after
+ * flowEnd). --trace-hooks records what actually ran. */
+static void run_hook(worker_t *self, flow_hook_t hook, cflow_t *f, int64_t now_s)
+{
+    uint8_t before = f->hook_state;
+    int calls = 0;
+    if (self->engine)
+        calls = script_engine_run_flow_hook(self->engine, hook, f, f->iface->is_packet, now_s);
+    if (calls > 0) {
+        bump(&self->hook_calls, (uint64_t)calls);
+        iface_add(&f->iface->c.hook_calls, (uint64_t)calls);
+    }
+    if (self->cfg.trace) {
+        if (!(before & CFLOW_PROTO_DETECTED) && (f->hook_state & CFLOW_PROTO_DETECTED))
+            fprintf(self->cfg.trace, "%d %llu protocolDetected\n", f->iface->id,
+                    (unsigned long long)f->flow_id);
+        if (hook != FLOW_HOOK_PROTOCOL_DETECTED && !(before & CFLOW_ENDED))
+            fprintf(self->cfg.trace, "%d %llu %s\n", f->iface->id, (unsigned long long)f->flow_id,
+                    hook_name(hook));
+    }
+}
+
+/* Ends a flow: flowEnd (after protocolDetected if L7 is known and it never ran), then frees it. */
+static void cflow_end(worker_t *self, cflow_t *f, int reason, int64_t now_s)
+{
+    f->end_reason = (uint8_t)reason;
+    run_hook(self, FLOW_HOOK_FLOW_END, f, now_s);
+    table_remove(self, f);
+    bump(&self->ended, 1);
+    iface_add(&f->iface->c.flows_ended, 1);
+    iface_sub(&f->iface->c.flows_active, 1);
+    cflow_free(f);
+}
+
+/* One flow event from a probe or a local packet interface. */
+static void apply_event(worker_t *self, iface_t *iface, const Zflow__Flow *w, int64_t now_s)
+{
+    bump(&self->events, 1);
+    iface_add(&iface->c.flow_events, 1);
+    cflow_t *f = table_find(self, iface, w->flow_id);
+    if (!f) {
+        f = cflow_create(self, iface, w);
+        if (!f)
+            return;
+    }
+    cflow_update(self, f, w);
+    switch (w->event) {
+    case ZFLOW__FLOW_EVENT__FLOW_EVENT_L7:
+        run_hook(self, FLOW_HOOK_PROTOCOL_DETECTED, f, now_s);
+        break;
+    case ZFLOW__FLOW_EVENT__FLOW_EVENT_UPDATE:
+        run_hook(self, FLOW_HOOK_PERIODIC_UPDATE, f, now_s);
+        break;
+    case ZFLOW__FLOW_EVENT__FLOW_EVENT_END:
+        cflow_end(self, f, w->end_reason, now_s);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Ends every flow of one interface (probe down or restarted). */
+static void end_iface_flows(worker_t *self, iface_t *iface, int reason, int64_t now_s)
+{
+    for (uint32_t i = 0; i < self->nbuckets; i++) {
+        cflow_t *f = self->buckets[i];
+        while (f) {
+            cflow_t *next = f->hnext;
+            if (f->iface == iface)
+                cflow_end(self, f, reason, now_s);
+            f = next;
+        }
+    }
+}
+
+/* ---- engine life ---- */
+
+static void worker_publish_list(worker_t *self)
+{
+    script_info_t *tmp = calloc(LIST_MAX, sizeof *tmp);
+    int n = self->engine && tmp ? script_engine_list(self->engine, tmp, LIST_MAX) : 0;
+    if (n > LIST_MAX)
+        n = LIST_MAX;
+    pthread_mutex_lock(&self->list_lock);
+    free(self->list);
+    self->list = tmp;
+    self->list_n = n;
+    pthread_mutex_unlock(&self->list_lock);
+}
+
+static int worker_load_engine(worker_t *self, char *err, size_t errlen)
+{
+    engine_config_t ec = self->cfg.engine;
+    ec.host.ctx = self;
+    ec.host.store_alert = host_store_alert;
+    ec.host.release_alert = host_release_alert;
+    ec.host.is_engaged = host_is_engaged;
+    ec.host.intern = host_intern;
+    ec.host.iface_name = host_iface_name;
+    ec.host.iface_id = host_iface_id;
+    ec.host.iface_probe_id = host_iface_probe_id;
+    ec.host.iface_is_packet = host_iface_is_packet;
+    script_engine_t *e = script_engine_new(&ec, err, errlen);
+    if (!e)
+        return -1;
+    script_engine_destroy(&self->engine);
+    self->engine = e;
+    worker_publish_list(self);
+    return 0;
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *self = arg;
+    char err[256] = "";
+    int rc = worker_load_engine(self, err, sizeof err);
+    pthread_mutex_lock(&self->init_lock);
+    self->init_done = rc == 0 ? 1 : -1;
+    snprintf(self->init_err, sizeof self->init_err, "%s", err);
+    pthread_cond_signal(&self->init_cond);
+    pthread_mutex_unlock(&self->init_lock);
+    if (rc != 0)
+        return NULL;
+
+    uint64_t next_publish = 0;
+    for (;;) {
+        work_t *w = queue_pop(self->in, 100);
+        int64_t now_s = (int64_t)(now_ns() / 1000000000ull);
+        if (!w) {
+            if (atomic_load(&self->stop))
+                break;
+        } else {
+            switch (w->kind) {
+            case WORK_FLOWS:
+                for (uint32_t i = 0; i < w->n; i++)
+                    apply_event(self, w->ifaces[i], w->flows[i], now_s);
+                if (atomic_fetch_sub(&w->batch->refs, 1) == 1) {
+                    /* ingest keeps fewer batches in flight than `done` holds */
+                    struct timespec ms = {0, 1000000};
+                    while (queue_push(self->cfg.done, w->batch) != 0)
+                        nanosleep(&ms, NULL);
+                }
+                break;
+            case WORK_IFACE_END:
+                end_iface_flows(self, w->iface, w->reason, now_s);
+                break;
+            case WORK_RELOAD:
+                if (worker_load_engine(self, err, sizeof err) != 0)
+                    fprintf(stderr, "zflow-collector: worker %d: reload failed: %s\n",
+                            self->cfg.index, err);
+                break;
+            case WORK_BARRIER:
+                if (self->cfg.trace)
+                    fflush(self->cfg.trace);
+                atomic_fetch_sub(w->barrier, 1);
+                break;
+            }
+            work_free(w);
+        }
+        uint64_t t = now_ns();
+        if (t >= next_publish) {
+            worker_publish_list(self);
+            if (self->engine) {
+                uint64_t calls, errors;
+                script_engine_totals(self->engine, &calls, &errors);
+                atomic_store_explicit(&self->script_errors, errors, memory_order_relaxed);
+            }
+            next_publish = t + 1000000000ull;
+        }
+    }
+    return NULL;
+}
+
+/* ---- public ---- */
+
+void work_free(work_t *w)
+{
+    if (!w)
+        return;
+    free(w->flows);
+    free(w->ifaces);
+    free(w);
+}
+
+worker_t *worker_new(const worker_config_t *cfg, char *err, size_t errlen)
+{
+    worker_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    self->cfg = *cfg;
+    if (!self->cfg.queue_cap)
+        self->cfg.queue_cap = 1024;
+    if (!self->cfg.max_flows)
+        self->cfg.max_flows = 4000000;
+    pthread_mutex_init(&self->list_lock, NULL);
+    pthread_mutex_init(&self->init_lock, NULL);
+    pthread_cond_init(&self->init_cond, NULL);
+    self->in = queue_new(self->cfg.queue_cap);
+    self->nbuckets = TABLE_MIN;
+    self->buckets = calloc(self->nbuckets, sizeof *self->buckets);
+    self->intern = calloc(INTERN_CAP * 2, sizeof *self->intern);
+    if (!self->in || !self->buckets || !self->intern) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (pthread_create(&self->thread, NULL, worker_main, self) != 0) {
+        snprintf(err, errlen, "cannot start worker thread");
+        goto fail;
+    }
+    self->started = 1;
+    pthread_mutex_lock(&self->init_lock);
+    while (!self->init_done)
+        pthread_cond_wait(&self->init_cond, &self->init_lock);
+    pthread_mutex_unlock(&self->init_lock);
+    if (self->init_done < 0) {
+        snprintf(err, errlen, "%s", self->init_err);
+        goto fail;
+    }
+    return self;
+fail:
+    worker_destroy(&self);
+    return NULL;
+}
+
+void worker_destroy(worker_t **pself)
+{
+    if (!pself || !*pself)
+        return;
+    worker_t *self = *pself;
+    if (self->started) {
+        atomic_store(&self->stop, 1);
+        pthread_join(self->thread, NULL);
+    }
+    work_t *w;
+    while (self->in && (w = queue_pop(self->in, 0)))
+        work_free(w);
+    script_engine_destroy(&self->engine);
+    for (uint32_t i = 0; self->buckets && i < self->nbuckets; i++) {
+        cflow_t *f = self->buckets[i];
+        while (f) {
+            cflow_t *next = f->hnext;
+            cflow_free(f);
+            f = next;
+        }
+    }
+    free(self->buckets);
+    for (uint32_t i = 0; self->intern && i < INTERN_CAP * 2; i++)
+        free(self->intern[i]);
+    free(self->intern);
+    free(self->list);
+    queue_destroy(&self->in);
+    pthread_mutex_destroy(&self->list_lock);
+    pthread_mutex_destroy(&self->init_lock);
+    pthread_cond_destroy(&self->init_cond);
+    free(self);
+    *pself = NULL;
+}
+
+queue_t *worker_queue(worker_t *self)
+{
+    return self->in;
+}
+
+void worker_get_stats(worker_t *self, worker_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->events = atomic_load_explicit(&self->events, memory_order_relaxed);
+    out->flows_created = atomic_load_explicit(&self->created, memory_order_relaxed);
+    out->flows_ended = atomic_load_explicit(&self->ended, memory_order_relaxed);
+    out->flows_active = out->flows_created - out->flows_ended;
+    out->table_full = atomic_load_explicit(&self->table_full, memory_order_relaxed);
+    out->hook_calls = atomic_load_explicit(&self->hook_calls, memory_order_relaxed);
+    out->script_errors = atomic_load_explicit(&self->script_errors, memory_order_relaxed);
+    out->alerts = atomic_load_explicit(&self->alerts, memory_order_relaxed);
+    out->alerts_dropped = atomic_load_explicit(&self->alerts_dropped, memory_order_relaxed);
+    out->intern_full = atomic_load_explicit(&self->intern_full, memory_order_relaxed);
+    out->queue_depth = queue_depth(self->in);
+}
+
+int worker_list_scripts(worker_t *self, script_info_t *out, int max)
+{
+    pthread_mutex_lock(&self->list_lock);
+    int n = self->list_n < max ? self->list_n : max;
+    if (n > 0)
+        memcpy(out, self->list, (size_t)n * sizeof *out);
+    pthread_mutex_unlock(&self->list_lock);
+    return n;
+}
