@@ -1,13 +1,17 @@
 /* capture: packets from a live interface or a capture file (pcap/pcapng, µs or ns) via libpcap. */
 #include "capture.h"
 
+#include <errno.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define CAPTURE_FILE_BUFFER (1u << 20)
+
 struct capture {
     pcap_t *pcap;
+    char *filebuf;           /* stdio buffer of an offline capture (freed after pcap_close) */
     int live;
     int linktype;
     int fd;
@@ -87,10 +91,21 @@ capture_t *capture_open(const capture_config_t *cfg, char *err, size_t errlen)
             goto fail;
         self->fd = pcap_get_selectable_fd(self->pcap);
     } else if (cfg->file) {
-        self->pcap = pcap_open_offline_with_tstamp_precision(cfg->file,
-                                                             PCAP_TSTAMP_PRECISION_NANO, ebuf);
+        /* Our own FILE with a large buffer: libpcap's default stdio buffer costs a read()
+         * per few packets. libpcap takes ownership of the FILE. */
+        FILE *fp = fopen(cfg->file, "rb");
+        if (!fp) {
+            snprintf(err, errlen, "%s: %s", cfg->file, strerror(errno));
+            goto fail;
+        }
+        self->filebuf = malloc(CAPTURE_FILE_BUFFER);
+        if (self->filebuf)
+            setvbuf(fp, self->filebuf, _IOFBF, CAPTURE_FILE_BUFFER);
+        self->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO,
+                                                              ebuf);
         if (!self->pcap) {
-            snprintf(err, errlen, "%s", ebuf);
+            fclose(fp);
+            snprintf(err, errlen, "%s: %s", cfg->file, ebuf);
             goto fail;
         }
     } else {
@@ -112,6 +127,7 @@ void capture_close(capture_t **self)
         return;
     if ((*self)->pcap)
         pcap_close((*self)->pcap);
+    free((*self)->filebuf);
     free(*self);
     *self = NULL;
 }

@@ -34,6 +34,9 @@ const char *l7_category_name(l7_t *self, uint16_t category);
 /* nDPI's combined "Master.App" name into buf; returns buf. */
 const char *l7_full_name(l7_t *self, uint16_t master, uint16_t app, char *buf, size_t size);
 
+/* Packets given to nDPI, detections finished, and those ended by the packet budget. */
+void l7_get_stats(const l7_t *self, uint64_t *packets, uint64_t *done, uint64_t *budget_hits);
+
 /* Bytes of nDPI per-flow state (for memory accounting). */
 size_t l7_state_size(void);
 

@@ -326,6 +326,12 @@ static void print_summary(probe_t *p, double secs)
             (unsigned long long)st.decode_errors, (unsigned long long)st.cache.flows_created,
             (unsigned long long)st.cache.evictions, (unsigned long long)st.cache.frag_orphans,
             secs);
+    if (sensor_l7(p->sensor)) {
+        uint64_t lp, ld, lb;
+        l7_get_stats(sensor_l7(p->sensor), &lp, &ld, &lb);
+        fprintf(stderr, ",\"l7_packets\":%llu,\"l7_detections\":%llu,\"l7_budget_hits\":%llu",
+                (unsigned long long)lp, (unsigned long long)ld, (unsigned long long)lb);
+    }
     for (int i = 1; i < DR_COUNT; i++)
         if (i != DR_NOT_IP && st.reasons.reasons[i])
             fprintf(stderr, ",\"%s\":%llu", decode_reason_name((decode_reason_t)i),
