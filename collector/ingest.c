@@ -317,7 +317,8 @@ static void handle_envelope(ingest_t *self, int sock, const uint8_t *rid, size_t
     b->socket_index = sock;
     if (rlen > sizeof b->routing_id)
         rlen = sizeof b->routing_id;
-    memcpy(b->routing_id, rid, rlen);
+    if (rlen)
+        memcpy(b->routing_id, rid, rlen);
     b->routing_len = rlen;
     b->run = &p->run;
     b->seq = env->seq;

@@ -45,7 +45,7 @@ static void check_baseline_file(const char *path, id_set_t *expected)
                    oh, &op, rh, &rp, &proto, hash) != 6)
             continue;
         uint8_t a[16], b[16];
-        int va, vb;
+        int va = 0, vb = 0;
         CHECK(parse_addr(oh, a, &va) == 0 && parse_addr(rh, b, &vb) == 0 && va == vb);
         uint16_t sp = (uint16_t)op, dp = (uint16_t)rp;
         int one_way = 0;
