@@ -16,7 +16,7 @@ BUILD_PKGS=(
 TEST_PKGS=(
   python3 iproute2 tcpreplay tcpdump wireshark-common tshark
   snmpd snmp bsdutils procps util-linux curl dnsutils
-  softflowd nfdump pmacct
+  softflowd nfdump pmacct dnsmasq-base time
 )
 
 SUDO=""

@@ -211,6 +211,9 @@ static int parse_options(int argc, char **argv, options_t *o)
         case 'd': o->data_dir = optarg; break;
         case O_ALERTS:
             o->alerts = 1;
+            /* accept both --alerts=N and --alerts N */
+            if (!optarg && optind < argc && argv[optind][0] >= '0' && argv[optind][0] <= '9')
+                optarg = argv[optind++];
             if (optarg && parse_num("--alerts", optarg, 1, 1000000, &v)) return -1;
             if (optarg)
                 o->alerts_limit = (int)v;
