@@ -49,6 +49,7 @@ typedef struct cflow {
     uint8_t end_reason;       /* zflow.EndReason once ended */
     uint8_t hook_state;       /* CFLOW_* bits */
     uint8_t cli_local, srv_local; /* address in --local-networks */
+    int16_t cli_net, srv_net;     /* index of that local network, -1 when remote */
     /* Interned strings (owned by the worker's string table; never freed per flow). */
     const char *l7_proto_name;    /* "TLS.Google" */
     const char *l7_master_name;

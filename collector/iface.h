@@ -19,6 +19,16 @@ typedef struct iface_counters {
     _Atomic uint64_t hook_calls;
 } iface_counters_t;
 
+#define IFACE_L7_SLOTS 32
+
+/* Bytes per L7 protocol of an interface. `name` is written once by the owning worker (an
+ * interned string that lives as long as the collector) and read by anyone. */
+typedef struct iface_l7 {
+    _Atomic(const char *) name;
+    _Atomic uint64_t bytes;
+    _Atomic uint64_t flows;
+} iface_l7_t;
+
 typedef struct iface {
     int id;                        /* 1, 2, ... in order of appearance */
     int worker;                    /* index of the worker that owns its flows */
@@ -26,6 +36,8 @@ typedef struct iface {
     char name[IFACE_NAME_MAX];
     char probe_id[IFACE_PROBE_ID_MAX];
     iface_counters_t c;
+    iface_l7_t l7[IFACE_L7_SLOTS];  /* first IFACE_L7_SLOTS protocols seen; the rest in "Other" */
+    _Atomic uint64_t l7_other_bytes;
 } iface_t;
 
 static inline uint64_t iface_get(_Atomic uint64_t *v)

@@ -284,6 +284,7 @@ static void handle_envelope(ingest_t *self, int sock, const uint8_t *rid, size_t
         if (p->stats)
             zflow__stats__free_unpacked(p->stats, NULL);
         p->stats = env->stats;
+        p->stats_at_ns = t;
         env->stats = NULL;
         env->payload_case = ZFLOW__ENVELOPE__PAYLOAD__NOT_SET;
         registry_seq_mark(&p->run, env->seq, SEQ_INFLIGHT);
@@ -434,6 +435,7 @@ static void every_second(ingest_t *self, uint64_t t)
             end_probe_flows(self, p, ZFLOW__END_REASON__END_REASON_PROBE_DOWN);
         }
     }
+    registry_publish(r, t);
     if (self->cfg.status_path) {
         char tmp[1024];
         snprintf(tmp, sizeof tmp, "%s.tmp", self->cfg.status_path);

@@ -341,6 +341,7 @@ int main(int argc, char **argv)
     packet_iface_t *pifs[2 * MAX_PACKET_IFACES] = {0};
     int n_pifs = 0;
     FILE *trace = NULL;
+    netstats_t *netstats = NULL;
     char cfgpath[1024], dbpath[1024];
 
     if (!nets)
@@ -349,6 +350,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "zflow-collector: --local-networks: %s\n", err);
         goto out;
     }
+    netstats = netstats_new(nets);
+    if (!netstats)
+        goto out;
     if (make_dirs(o.data_dir) != 0) {
         fprintf(stderr, "zflow-collector: cannot create data directory %s: %s\n", o.data_dir,
                 strerror(errno));
@@ -380,7 +384,7 @@ int main(int argc, char **argv)
         memset(&wc, 0, sizeof wc);
         wc.index = w;
         fill_engine_config(&o, &wc.engine, cfgpath, sizeof cfgpath);
-        wc.local_nets = nets;
+        wc.netstats = netstats;
         wc.alerts = alerts;
         wc.done = done;
         wc.queue_cap = o.queue_size;
@@ -478,6 +482,7 @@ out:
         worker_destroy(&workers[w]);
     alert_store_close(&alerts);
     registry_destroy(&registry);
+    netstats_destroy(&netstats);
     queue_destroy(&done);
     if (local) {
         void *m;

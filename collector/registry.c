@@ -16,6 +16,11 @@ registry_t *registry_new(int n_workers)
         return NULL;
     pthread_mutex_init(&self->lock, NULL);
     self->n_workers = n_workers > 0 ? n_workers : 1;
+    self->summaries = calloc(REGISTRY_MAX_PROBES, sizeof *self->summaries);
+    if (!self->summaries) {
+        free(self);
+        return NULL;
+    }
     return self;
 }
 
@@ -40,8 +45,73 @@ void registry_destroy(registry_t **pself)
     for (int i = 0; i < self->n_ifaces; i++)
         free(self->ifaces[i]);
     pthread_mutex_destroy(&self->lock);
+    free(self->summaries);
     free(self);
     *pself = NULL;
+}
+
+void registry_publish(registry_t *self, uint64_t now_ns)
+{
+    (void)now_ns;
+    pthread_mutex_lock(&self->lock);
+    for (int i = 0; i < self->n_probes; i++) {
+        const probe_t *p = self->probes[i];
+        probe_summary_t *s = &self->summaries[i];
+        memset(s, 0, sizeof *s);
+        snprintf(s->probe_id, sizeof s->probe_id, "%s", p->id);
+        snprintf(s->hostname, sizeof s->hostname, "%s", p->hostname);
+        snprintf(s->version, sizeof s->version, "%s", p->version);
+        s->up = !p->down;
+        s->lost = registry_lost(p) + p->lost_prev_runs;
+        s->restarts = p->restarts;
+        s->messages = p->messages;
+        s->flow_events = p->flow_events;
+        s->duplicates = p->duplicates;
+        s->flows_per_s = p->flows_per_s;
+        s->first_seen_s = (int64_t)(p->first_seen_ns / 1000000000ull);
+        s->last_seen_s = (int64_t)(p->last_seen_ns / 1000000000ull);
+        s->stats_interval_s = p->stats_interval_s;
+        if (p->stats) {
+            const Zflow__Stats *st = p->stats;
+            s->has_stats = 1;
+            s->last_stats_s = (int64_t)(p->stats_at_ns / 1000000000ull);
+            s->pcap_recv = st->pcap_recv;
+            s->pcap_drop = st->pcap_drop;
+            s->pcap_ifdrop = st->pcap_ifdrop;
+            s->packets = st->packets;
+            s->bytes = st->bytes;
+            s->active_flows = st->active_flows;
+            s->evictions = st->evictions;
+            s->export_dropped_batches = st->export_dropped_batches;
+            s->export_dropped_flows = st->export_dropped_flows;
+            s->decode_errors = st->decode_errors;
+        }
+        s->n_ifaces = p->n_ifaces;
+        for (int j = 0; j < p->n_ifaces; j++)
+            s->iface_ids[j] = p->ifaces[j]->id;
+    }
+    self->n_summaries = self->n_probes;
+    pthread_mutex_unlock(&self->lock);
+}
+
+int registry_snapshot(registry_t *self, probe_summary_t *out, int max)
+{
+    pthread_mutex_lock(&self->lock);
+    int n = self->n_summaries < max ? self->n_summaries : max;
+    if (n > 0)
+        memcpy(out, self->summaries, (size_t)n * sizeof *out);
+    pthread_mutex_unlock(&self->lock);
+    return n;
+}
+
+int registry_ifaces(registry_t *self, iface_t **out, int max)
+{
+    pthread_mutex_lock(&self->lock);
+    int n = self->n_ifaces < max ? self->n_ifaces : max;
+    if (n > 0)
+        memcpy(out, self->ifaces, (size_t)n * sizeof *out);
+    pthread_mutex_unlock(&self->lock);
+    return n;
 }
 
 probe_t *registry_probe(registry_t *self, const char *probe_id, uint64_t now_ns)

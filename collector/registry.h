@@ -45,12 +45,30 @@ typedef struct probe {
     int has_hello;
     /* from the last stats message */
     Zflow__Stats *stats;         /* owned copy (unpacked), NULL before the first */
+    uint64_t stats_at_ns;        /* when it arrived */
     /* flows/s: events counted since rate_t0 */
     uint64_t rate_t0_ns, rate_events;
     double flows_per_s;
     iface_t *ifaces[PROBE_IFACES_MAX];
     int n_ifaces;
 } probe_t;
+
+/* What other threads may read of a probe: refreshed by ingest every second. */
+typedef struct probe_summary {
+    char probe_id[IFACE_PROBE_ID_MAX];
+    char hostname[128];
+    char version[32];
+    int up;
+    uint64_t lost, restarts, messages, flow_events, duplicates;
+    double flows_per_s;
+    int64_t first_seen_s, last_seen_s, last_stats_s;
+    uint32_t stats_interval_s;
+    int has_stats;               /* the fields below come from the probe's last stats message */
+    uint64_t pcap_recv, pcap_drop, pcap_ifdrop, packets, bytes, active_flows, evictions;
+    uint64_t export_dropped_batches, export_dropped_flows, decode_errors;
+    int n_ifaces;
+    int iface_ids[PROBE_IFACES_MAX];
+} probe_summary_t;
 
 typedef struct registry {
     pthread_mutex_t lock;        /* guards everything below for readers outside ingest */
@@ -60,6 +78,8 @@ typedef struct registry {
     int n_ifaces;
     int n_workers;
     uint64_t refused_probes;     /* registry full */
+    probe_summary_t *summaries;  /* REGISTRY_MAX_PROBES, published by registry_publish() */
+    int n_summaries;
 } registry_t;
 
 registry_t *registry_new(int n_workers);
@@ -82,6 +102,16 @@ void registry_seq_mark(probe_run_t *run, uint64_t seq, seq_state_t state);
 
 /* Messages missing so far in the current run (gaps below the highest seq). */
 uint64_t registry_lost(const probe_t *probe);
+
+/* Ingest thread: refreshes the summaries other threads read. */
+void registry_publish(registry_t *self, uint64_t now_ns);
+
+/* Any thread: copies up to max probe summaries; returns the count. */
+int registry_snapshot(registry_t *self, probe_summary_t *out, int max);
+
+/* Any thread: copies up to max interface pointers (interfaces live as long as the registry);
+ * returns the count. */
+int registry_ifaces(registry_t *self, iface_t **out, int max);
 
 /* Writes the probes as JSON (one object with a "probes" array) for --status output. */
 void registry_print_json(registry_t *self, FILE *out, uint64_t now_ns);

@@ -212,24 +212,45 @@ static void copy_addr(uint8_t *dst, const ProtobufCBinaryData *src)
         memcpy(dst, src->data, src->len);
 }
 
+/* Adds bytes to the interface's per-L7 counters (interned names compare by pointer). */
+static void iface_l7_add(iface_t *ifc, const char *name, uint64_t bytes, int new_flow)
+{
+    for (int i = 0; i < IFACE_L7_SLOTS; i++) {
+        const char *n = atomic_load_explicit(&ifc->l7[i].name, memory_order_acquire);
+        if (!n) {
+            /* only the owning worker writes names: claim the free slot */
+            atomic_store_explicit(&ifc->l7[i].name, name, memory_order_release);
+            n = name;
+        }
+        if (n == name) {
+            iface_add(&ifc->l7[i].bytes, bytes);
+            if (new_flow)
+                iface_add(&ifc->l7[i].flows, 1);
+            return;
+        }
+    }
+    iface_add(&ifc->l7_other_bytes, bytes);
+}
+
 /* Applies the cumulative values of a flow event to the stored flow. */
-static void cflow_update(worker_t *self, cflow_t *f, const Zflow__Flow *w)
+static void cflow_update(worker_t *self, cflow_t *f, const Zflow__Flow *w, int is_new,
+                         int64_t now_s)
 {
     iface_t *ifc = f->iface;
-    uint64_t old_bytes = f->c2s_bytes + f->s2c_bytes, old_pkts = f->c2s_packets + f->s2c_packets;
+    /* counters are cumulative; a lower value (a resent older event) adds nothing */
+#define DELTA(cur, nv) ((nv) > (cur) ? (nv) - (cur) : 0)
+    uint64_t dcb = DELTA(f->c2s_bytes, w->c2s_bytes), dsb = DELTA(f->s2c_bytes, w->s2c_bytes);
+    uint64_t dcp = DELTA(f->c2s_packets, w->c2s_packets);
+    uint64_t dsp = DELTA(f->s2c_packets, w->s2c_packets);
+#undef DELTA
     f->first_ns = w->first_seen_ns;
     f->last_ns = w->last_seen_ns;
-    f->c2s_bytes = w->c2s_bytes;
-    f->s2c_bytes = w->s2c_bytes;
-    f->c2s_packets = w->c2s_packets;
-    f->s2c_packets = w->s2c_packets;
-    uint64_t nb = f->c2s_bytes + f->s2c_bytes, np = f->c2s_packets + f->s2c_packets;
-    if (nb > old_bytes)
-        iface_add(&ifc->c.bytes, nb - old_bytes);
-    if (np > old_pkts)
-        iface_add(&ifc->c.packets, np - old_pkts);
-    f->c2s_tcp_flags = (uint8_t)w->c2s_tcp_flags;
-    f->s2c_tcp_flags = (uint8_t)w->s2c_tcp_flags;
+    f->c2s_bytes += dcb;
+    f->s2c_bytes += dsb;
+    f->c2s_packets += dcp;
+    f->s2c_packets += dsp;
+    iface_add(&ifc->c.bytes, dcb + dsb);
+    iface_add(&ifc->c.packets, dcp + dsp);
     f->c2s_tos = (uint8_t)w->c2s_tos;
     f->s2c_tos = (uint8_t)w->s2c_tos;
     f->min_ttl = (uint8_t)w->min_ttl;
@@ -255,6 +276,14 @@ static void cflow_update(worker_t *self, cflow_t *f, const Zflow__Flow *w)
         f->server_name = strndup(w->server_name, 255);
     if (w->community_id && *w->community_id && !f->community_id)
         f->community_id = strndup(w->community_id, 64);
+    f->c2s_tcp_flags |= (uint8_t)w->c2s_tcp_flags;
+    f->s2c_tcp_flags |= (uint8_t)w->s2c_tcp_flags;
+    int is_end = w->event == ZFLOW__FLOW_EVENT__FLOW_EVENT_END;
+    if (*f->l7_proto_name || is_end || dcb + dsb)
+        iface_l7_add(ifc, *f->l7_proto_name ? f->l7_proto_name : "Unknown", dcb + dsb,
+                     is_new);
+    if (self->cfg.netstats)
+        netstats_flow(self->cfg.netstats, f, dcb, dsb, dcp, dsp, is_new, is_end, now_s);
 }
 
 static cflow_t *cflow_create(worker_t *self, iface_t *iface, const Zflow__Flow *w)
@@ -278,10 +307,9 @@ static cflow_t *cflow_create(worker_t *self, iface_t *iface, const Zflow__Flow *
     f->icmp_code = (uint8_t)w->icmp_code;
     f->vlan = (uint16_t)w->vlan_outer;
     f->l7_proto_name = f->l7_master_name = f->l7_app_name = f->l7_category = "";
-    if (self->cfg.local_nets) {
-        f->cli_local = netset_find(self->cfg.local_nets, f->ip_version, f->cli_ip) >= 0;
-        f->srv_local = netset_find(self->cfg.local_nets, f->ip_version, f->srv_ip) >= 0;
-    }
+    f->cli_net = f->srv_net = -1;
+    if (self->cfg.netstats)
+        netstats_classify(self->cfg.netstats, f);
     if (w->client_mac.len == 6 || w->vlan_inner || w->tunnel_type) {
         cflow_extra_t *x = calloc(1, sizeof *x);
         if (x) {
@@ -364,12 +392,14 @@ static void apply_event(worker_t *self, iface_t *iface, const Zflow__Flow *w, in
     bump(&self->events, 1);
     iface_add(&iface->c.flow_events, 1);
     cflow_t *f = table_find(self, iface, w->flow_id);
+    int is_new = 0;
     if (!f) {
         f = cflow_create(self, iface, w);
         if (!f)
             return;
+        is_new = 1;
     }
-    cflow_update(self, f, w);
+    cflow_update(self, f, w, is_new, now_s);
     switch (w->event) {
     case ZFLOW__FLOW_EVENT__FLOW_EVENT_L7:
         run_hook(self, FLOW_HOOK_PROTOCOL_DETECTED, f, now_s);
@@ -471,7 +501,9 @@ static void *worker_main(void *arg)
                 end_iface_flows(self, w->iface, w->reason, now_s);
                 break;
             case WORK_RELOAD:
-                if (worker_load_engine(self, err, sizeof err) != 0)
+                if (script_engine_reload(self->engine, err, sizeof err) == 0)
+                    worker_publish_list(self);
+                else
                     fprintf(stderr, "zflow-collector: worker %d: reload failed: %s\n",
                             self->cfg.index, err);
                 break;

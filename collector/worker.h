@@ -3,7 +3,7 @@
 #define ZFLOW_WORKER_H
 
 #include "alert_store.h"
-#include "netset.h"
+#include "netstats.h"
 #include "queue.h"
 #include "script_engine.h"
 #include "work.h"
@@ -16,7 +16,7 @@ typedef struct worker worker_t;
 typedef struct worker_config {
     int index;
     engine_config_t engine;      /* host callbacks are filled by the worker */
-    const netset_t *local_nets;
+    netstats_t *netstats;        /* shared; thread-safe; NULL = no local networks */
     alert_store_t *alerts;       /* shared; thread-safe */
     queue_t *done;               /* batches whose last work item finished go here */
     size_t queue_cap;            /* work items waiting (default 1024) */
