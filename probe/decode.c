@@ -67,6 +67,7 @@ typedef struct dctx {
     unsigned depth;           /* tunnels (and MPLS pseudowires) entered so far */
     bool ip_len_from_capture; /* innermost IP length field was 0: length taken from caplen */
     bool l3_whole;            /* innermost IP packet captured up to its declared length */
+    size_t uncaptured;        /* wire_len - caplen: bytes of the frame the capture left out */
 } dctx_t;
 
 typedef decode_reason_t dr_t;
@@ -304,12 +305,24 @@ static dr_t decode_tcp(dctx_t *d, cursor_t *c)
     uint32_t seq, ack;
     uint8_t off, flags;
 
-    if (cursor_be16(c, &sport) || cursor_be16(c, &dport) || cursor_be32(c, &seq) ||
-        cursor_be32(c, &ack) || cursor_u8(c, &off) || cursor_u8(c, &flags) || cursor_skip(c, 6))
+    if (cursor_be16(c, &sport) || cursor_be16(c, &dport))
         return short_header(d, DR_TRUNCATED_TCP, DR_MALFORMED_TCP);
+    if (cursor_be32(c, &seq) || cursor_be32(c, &ack) || cursor_u8(c, &off) ||
+        cursor_u8(c, &flags) || cursor_skip(c, 6)) {
+        /* a first fragment cut inside the TCP header still names the ports, which its later
+         * fragments need to find their flow */
+        if (!pkt->is_fragment) return short_header(d, DR_TRUNCATED_TCP, DR_MALFORMED_TCP);
+        pkt->src_port = sport;
+        pkt->dst_port = dport;
+        pkt->has_ports = 1;
+        return DR_NONE;
+    }
     if ((off >> 4) < 5) return DR_MALFORMED_TCP;
-    if (cursor_skip(c, (size_t)(off >> 4) * 4 - 20))
-        return short_header(d, DR_TRUNCATED_TCP, DR_MALFORMED_TCP);
+    if (cursor_skip(c, (size_t)(off >> 4) * 4 - 20)) {
+        /* options cut by the snap length: the fixed header is all a flow needs */
+        if (d->l3_whole) return DR_MALFORMED_TCP;
+        (void)cursor_skip(c, cursor_left(c));
+    }
     pkt->src_port = sport;
     pkt->dst_port = dport;
     pkt->has_ports = 1;
@@ -445,7 +458,7 @@ static bool try_gtpu(dctx_t *d, cursor_t c, dr_t *r)
 
 /* Teredo (RFC 4380): optional authentication and origin indication, then an IPv6 header
  * whose length matches the UDP payload exactly. `declared` = UDP payload length. */
-static bool try_teredo(dctx_t *d, cursor_t c, size_t declared, dr_t *r)
+static bool try_teredo(dctx_t *d, cursor_t c, size_t declared, bool on_port, dr_t *r)
 {
     const uint8_t *start = cursor_ptr(&c);
     uint16_t ind, plen;
@@ -469,6 +482,15 @@ static bool try_teredo(dctx_t *d, cursor_t c, size_t declared, dr_t *r)
     }
     used = (size_t)(cursor_ptr(&c) - start);
     if ((vtcfl >> 28) != 6 || used > declared || declared - used != 40u + plen) return false;
+    if (!on_port) {
+        uint8_t a[16], b[16]; /* source, destination */
+        cursor_t h = c;
+
+        if (cursor_skip(&h, 8) || cursor_bytes(&h, a, 16) || cursor_bytes(&h, b, 16)) return false;
+        if (!((a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0) ||
+              (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0)))
+            return false;
+    }
     *r = enter_tunnel(d, TUNNEL_TYPE_TEREDO, 0, true);
     if (*r == DR_NONE) *r = decode_ipv6(d, &c);
     return true;
@@ -481,9 +503,15 @@ static dr_t decode_udp(dctx_t *d, cursor_t *c)
     size_t declared;
     dr_t r;
 
-    if (cursor_be16(c, &sport) || cursor_be16(c, &dport) || cursor_be16(c, &ulen) ||
-        cursor_be16(c, &csum))
+    if (cursor_be16(c, &sport) || cursor_be16(c, &dport))
         return short_header(d, DR_TRUNCATED_UDP, DR_MALFORMED_UDP);
+    if (cursor_be16(c, &ulen) || cursor_be16(c, &csum)) {
+        if (!pkt->is_fragment) return short_header(d, DR_TRUNCATED_UDP, DR_MALFORMED_UDP);
+        pkt->src_port = sport; /* a first fragment: the ports are enough */
+        pkt->dst_port = dport;
+        pkt->has_ports = 1;
+        return DR_NONE;
+    }
     if (ulen == 0 && d->ip_len_from_capture) {
         declared = cursor_left(c); /* jumbogram / GSO: length from the capture */
     } else {
@@ -501,7 +529,9 @@ static dr_t decode_udp(dctx_t *d, cursor_t *c)
     if (dport == PORT_VXLAN && try_vxlan(d, *c, &r)) return r;
     if (dport == PORT_GENEVE && try_geneve(d, *c, &r)) return r;
     if ((dport == PORT_GTPU || sport == PORT_GTPU) && try_gtpu(d, *c, &r)) return r;
-    if ((dport == PORT_TEREDO || sport == PORT_TEREDO) && try_teredo(d, *c, declared, &r)) return r;
+    /* Teredo on its port, or on any port when the inner IPv6 header uses the Teredo prefix
+     * (relays talk from other ports; RFC 4380 section 4) */
+    if (try_teredo(d, *c, declared, dport == PORT_TEREDO || sport == PORT_TEREDO, &r)) return r;
     return DR_NONE;
 }
 
@@ -713,11 +743,14 @@ static dr_t decode_ipv4(dctx_t *d, cursor_t *c)
         d->ip_len_from_capture = true;
     } else {
         if (tot < hlen) return DR_MALFORMED_IPV4;
-        ip_len = tot;
+        /* never more than the frame carried on the wire (a lying length field) */
+        ip_len = tot <= avail + d->uncaptured ? tot : avail + d->uncaptured;
         d->ip_len_from_capture = false;
     }
-    /* a shorter capture is snaplen truncation: go on with what is there */
-    d->l3_whole = cursor_narrow(c, ip_len) && !d->ip_len_from_capture;
+    /* a shorter capture is snaplen truncation: go on with what is there; "whole" compares
+     * the capture with the declared length, before any clipping to the wire */
+    d->l3_whole = avail >= (tot ? (size_t)tot : avail) && !d->ip_len_from_capture;
+    (void)cursor_narrow(c, ip_len);
     (void)cursor_skip(c, hlen);
 
     reset_l3(pkt);
@@ -765,9 +798,12 @@ static dr_t decode_ipv6(dctx_t *d, cursor_t *c)
         d->ip_len_from_capture = true;
     } else {
         ip_len = 40u + plen;
+        if (ip_len > avail + d->uncaptured) /* a lying length field: clip to the wire */
+            ip_len = avail + d->uncaptured > 40 ? avail + d->uncaptured : 40;
         d->ip_len_from_capture = false;
     }
-    d->l3_whole = cursor_narrow(c, ip_len - 40) && !d->ip_len_from_capture;
+    d->l3_whole = !d->ip_len_from_capture && avail >= 40u + plen;
+    (void)cursor_narrow(c, ip_len - 40);
 
     reset_l3(pkt);
     pkt->ip_version = 6;
@@ -860,7 +896,10 @@ decode_result_t decode_packet(int linktype, const uint8_t *data, uint32_t caplen
                               packet_t *pkt, decode_stats_t *stats)
 {
     uint64_t ts_ns = pkt->ts_ns; /* the caller may have set it before the call */
-    dctx_t d = {.pkt = pkt, .depth = 0, .ip_len_from_capture = false};
+    dctx_t d = {.pkt = pkt,
+                .depth = 0,
+                .ip_len_from_capture = false,
+                .uncaptured = wire_len > caplen ? wire_len - caplen : 0};
     cursor_t c;
     dr_t r;
 

@@ -222,15 +222,15 @@ static uint32_t frag_index(const flow_cache_t *self, const packet_t *p)
     return (uint32_t)mix64(h ^ p->frag_id) & self->frag_mask;
 }
 
-static void frag_remember(flow_cache_t *self, const packet_t *p)
+static void frag_remember(flow_cache_t *self, const packet_t *p, uint16_t sport, uint16_t dport)
 {
     frag_slot_t *s = &self->frags[frag_index(self, p)];
     memcpy(s->src, p->src_ip, 16);
     memcpy(s->dst, p->dst_ip, 16);
     s->id = p->frag_id;
     s->ts_ns = p->ts_ns;
-    s->sport = p->src_port;
-    s->dport = p->dst_port;
+    s->sport = sport;
+    s->dport = dport;
     s->proto = p->l4_proto;
     s->ip_version = p->ip_version;
     s->used = 1;
@@ -457,19 +457,20 @@ void flow_cache_process(flow_cache_t *self, const packet_t *p)
         self->clock = p->ts_ns;
 
     uint16_t sport = p->src_port, dport = p->dst_port;
-    if (p->l4_proto == PROTO_ICMP || p->l4_proto == PROTO_ICMPV6) {
-        community_id_icmp_ports(p->ip_version, p->icmp_type, p->icmp_code, &sport, &dport);
-    } else if (p->is_fragment && !p->first_fragment) {
+    if (p->is_fragment && !p->first_fragment) {
         if (frag_lookup(self, p, &sport, &dport) == 0) {
             self->stats.frag_attributed++;
         } else {
             self->stats.frag_orphans++;
             sport = dport = 0;
         }
-    } else if (!p->has_ports) {
-        sport = dport = 0;
-    } else if (p->is_fragment) {
-        frag_remember(self, p);
+    } else {
+        if (p->l4_proto == PROTO_ICMP || p->l4_proto == PROTO_ICMPV6)
+            community_id_icmp_ports(p->ip_version, p->icmp_type, p->icmp_code, &sport, &dport);
+        else if (!p->has_ports)
+            sport = dport = 0;
+        if (p->is_fragment)
+            frag_remember(self, p, sport, dport);
     }
 
     uint32_t h = tuple_hash(p->src_ip, sport, p->dst_ip, dport, p->ip_version == 6, p->l4_proto,
