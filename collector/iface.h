@@ -33,6 +33,7 @@ typedef struct iface {
     int id;                        /* 1, 2, ... in order of appearance */
     int worker;                    /* index of the worker that owns its flows */
     int is_packet;                 /* 1 = local packet interface, 0 = probe (ZMQ) interface */
+    int is_syslog;                 /* flows made by a syslog script (e.g. Suricata Eve) */
     char name[IFACE_NAME_MAX];
     char probe_id[IFACE_PROBE_ID_MAX];
     iface_counters_t c;

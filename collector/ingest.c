@@ -222,8 +222,9 @@ static void handle_envelope(ingest_t *self, int sock, const uint8_t *rid, size_t
                             Zflow__Envelope *env)
 {
     uint64_t t = now_ns();
-    if (sock >= 0 && strncmp(env->probe_id, "local:", 6) == 0) {
-        /* "local:" ids belong to the collector's own packet interfaces */
+    if (sock >= 0 && (strncmp(env->probe_id, "local:", 6) == 0 ||
+                      strncmp(env->probe_id, "syslog:", 7) == 0)) {
+        /* "local:" and "syslog:" ids belong to the collector's own sources */
         self->st.bad_payload++;
         log_bad(self, CODEC_ERR_COUNT + 1, "reserved probe id from the network", env->probe_id);
         codec_free(env);
@@ -272,7 +273,8 @@ static void handle_envelope(ingest_t *self, int sock, const uint8_t *rid, size_t
                  h->software_version ? h->software_version : "");
         snprintf(p->hello_iface, sizeof p->hello_iface, "%s", h->interface ? h->interface : "");
         p->stats_interval_s = h->stats_interval_s;
-        registry_iface(self->cfg.registry, p, p->hello_iface, sock < 0);
+        registry_iface(self->cfg.registry, p, p->hello_iface,
+                       sock < 0 && strncmp(p->id, "local:", 6) == 0);
         registry_seq_mark(&p->run, env->seq, SEQ_INFLIGHT);
         registry_seq_mark(&p->run, env->seq, SEQ_APPLIED);
         send_ack(self, sock, rid, rlen, env->run_id, env->seq);
@@ -324,7 +326,7 @@ static void handle_envelope(ingest_t *self, int sock, const uint8_t *rid, size_t
     b->run = &p->run;
     b->seq = env->seq;
     size_t n = env->flows->n_flows;
-    if (dispatch_flows(self, p, b, sock < 0) != 0) {
+    if (dispatch_flows(self, p, b, sock < 0 && strncmp(p->id, "local:", 6) == 0) != 0) {
         self->st.queue_full++;
         log_bad(self, CODEC_ERR_COUNT + 2, "worker queue full, batch refused (the probe resends)",
                 p->id);
@@ -427,7 +429,7 @@ static void every_second(ingest_t *self, uint64_t t)
             p->rate_t0_ns = t;
         }
         if (!p->down && t - p->last_seen_ns > (uint64_t)self->cfg.probe_timeout_s * 1000000000ull &&
-            strncmp(p->id, "local:", 6) != 0) {
+            strncmp(p->id, "local:", 6) != 0 && strncmp(p->id, "syslog:", 7) != 0) {
             p->down = 1;
             fprintf(stderr, "zflow-collector: probe %s is down (silent for %u s); ending its "
                             "flows\n",

@@ -4,6 +4,8 @@
 #include "ingest.h"
 #include "packet_iface.h"
 #include "registry.h"
+#include "round_timer.h"
+#include "scheduler.h"
 #include "script_engine.h"
 #include "worker.h"
 
@@ -11,6 +13,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,9 +50,18 @@ typedef struct options {
     size_t mem_limit_mb;
     uint64_t instr_budget;
     sensor_config_t sensor;      /* settings of local packet interfaces */
+    /* periodic scheduler */
+    const char *control;         /* --control ENDPOINT */
+    const char *run_round;       /* --run-round G: client mode */
+    int scheduler_status;        /* --scheduler-status: client mode */
+    int no_round_timer;
+    const char *snmp_devices[SCHEDULER_MAX_SNMP_DEVICES];
+    int n_snmp_devices;
+    int snmp_interval_s;
 } options_t;
 
 static volatile sig_atomic_t stop_requested, reload_requested, capture_stop;
+static atomic_int scheduler_reload; /* lock-free: safe to set from the signal handler */
 
 static void on_stop(int sig)
 {
@@ -61,6 +73,7 @@ static void on_hup(int sig)
 {
     (void)sig;
     reload_requested = 1;
+    atomic_store(&scheduler_reload, 1);
 }
 
 static void usage(FILE *out)
@@ -97,6 +110,18 @@ static void usage(FILE *out)
             "      --status-file FILE    JSON status rewritten every second\n"
             "      --queue-size N        work items queued per worker (default 1024)\n"
             "      --max-flows N         flows kept per worker (default 4000000)\n"
+            "Periodic scripts (interface, network, system, snmp):\n"
+            "      --control ENDPOINT    REP socket for control requests, e.g. ipc:///run/zflow\n"
+            "                            or tcp://127.0.0.1:5557 (\"run min\", \"status\")\n"
+            "      --run-round G         ask the collector at --control to run one round of\n"
+            "                            G (min, 5mins, hour, day) now; prints its summary\n"
+            "      --scheduler-status    ask the collector at --control for the scheduler's\n"
+            "                            counters\n"
+            "      --no-round-timer      rounds only on request, not at the wall-clock\n"
+            "                            boundaries (tests)\n"
+            "      --snmp-device SPEC    poll an SNMP agent: COMMUNITY@HOST[:PORT] or\n"
+            "                            v3:USER:AUTH:AUTHPASS:PRIV:PRIVPASS@HOST[:PORT] (repeatable)\n"
+            "      --snmp-interval S     seconds between SNMP polls (default 60)\n"
             "  -h, --help, -V, --version\n"
             "Signals: SIGHUP reloads scripts and configuration; SIGINT/SIGTERM stop.\n",
             ZFLOW_INSTALLDIR);
@@ -120,7 +145,8 @@ static int parse_num(const char *name, const char *s, long long min, long long m
 enum {
     O_PCAP = 256, O_NO_L7, O_IDLE, O_UPDATE, O_SCRIPTS, O_INSTALL, O_LIST, O_JSON, O_WORKERS,
     O_LOCALNETS, O_MEM, O_INSTR, O_TRACE, O_ALERTS, O_PROBE_TIMEOUT, O_SUMMARY, O_STATUS,
-    O_QUEUE, O_MAXFLOWS,
+    O_QUEUE, O_MAXFLOWS, O_CONTROL, O_RUN_ROUND, O_SCHED_STATUS, O_NO_TIMER, O_SNMP_DEVICE,
+    O_SNMP_INTERVAL,
 };
 
 #define ADD_ITEM(arr, n, max, what)                                                            \
@@ -157,6 +183,12 @@ static int parse_options(int argc, char **argv, options_t *o)
         {"status-file", required_argument, NULL, O_STATUS},
         {"queue-size", required_argument, NULL, O_QUEUE},
         {"max-flows", required_argument, NULL, O_MAXFLOWS},
+        {"control", required_argument, NULL, O_CONTROL},
+        {"run-round", required_argument, NULL, O_RUN_ROUND},
+        {"scheduler-status", no_argument, NULL, O_SCHED_STATUS},
+        {"no-round-timer", no_argument, NULL, O_NO_TIMER},
+        {"snmp-device", required_argument, NULL, O_SNMP_DEVICE},
+        {"snmp-interval", required_argument, NULL, O_SNMP_INTERVAL},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -235,6 +267,25 @@ static int parse_options(int argc, char **argv, options_t *o)
             if (parse_num("--max-flows", optarg, 1, 100000000, &v)) return -1;
             o->max_flows = (uint32_t)v;
             break;
+        case O_CONTROL: o->control = optarg; break;
+        case O_RUN_ROUND:
+            if (granularity_parse(optarg) < 0) {
+                fprintf(stderr, "zflow-collector: --run-round: \"%s\" is not min, 5mins, hour "
+                                "or day\n", optarg);
+                return -1;
+            }
+            o->run_round = optarg;
+            break;
+        case O_SCHED_STATUS: o->scheduler_status = 1; break;
+        case O_NO_TIMER: o->no_round_timer = 1; break;
+        case O_SNMP_DEVICE:
+            ADD_ITEM(o->snmp_devices, o->n_snmp_devices, SCHEDULER_MAX_SNMP_DEVICES,
+                     "--snmp-device");
+            break;
+        case O_SNMP_INTERVAL:
+            if (parse_num("--snmp-interval", optarg, 1, 86400, &v)) return -1;
+            o->snmp_interval_s = (int)v;
+            break;
         case 'h': usage(stdout); exit(0);
         case 'V': printf("zflow-collector %s\n", ZFLOW_VERSION); exit(0);
         case ':':
@@ -250,7 +301,12 @@ static int parse_options(int argc, char **argv, options_t *o)
         fprintf(stderr, "zflow-collector: unexpected argument \"%s\" (see --help)\n", argv[optind]);
         return -1;
     }
-    if (!o->list_scripts && !o->alerts && !o->n_listen && !o->n_live && !o->n_pcaps) {
+    if ((o->run_round || o->scheduler_status) && !o->control) {
+        fprintf(stderr, "zflow-collector: --run-round and --scheduler-status need --control\n");
+        return -1;
+    }
+    if (!o->list_scripts && !o->alerts && !o->n_listen && !o->n_live && !o->n_pcaps &&
+        !o->run_round && !o->scheduler_status) {
         fprintf(stderr, "zflow-collector: nothing to do: give --listen, -i or --pcap "
                         "(see --help)\n");
         return -1;
@@ -320,6 +376,12 @@ int main(int argc, char **argv)
     }
     if (o.list_scripts)
         return list_scripts(&o);
+    if (o.run_round || o.scheduler_status) {
+        char req[64];
+        snprintf(req, sizeof req, "%s%s", o.run_round ? "run " : "status",
+                 o.run_round ? o.run_round : "");
+        return scheduler_request(o.control, req, 600000, stdout);
+    }
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -342,6 +404,8 @@ int main(int argc, char **argv)
     int n_pifs = 0;
     FILE *trace = NULL;
     netstats_t *netstats = NULL;
+    cid_index_t *cids = NULL;
+    scheduler_t *sched = NULL;
     char cfgpath[1024], dbpath[1024];
 
     if (!nets)
@@ -351,7 +415,8 @@ int main(int argc, char **argv)
         goto out;
     }
     netstats = netstats_new(nets);
-    if (!netstats)
+    cids = cid_index_new(4000000);
+    if (!netstats || !cids)
         goto out;
     if (make_dirs(o.data_dir) != 0) {
         fprintf(stderr, "zflow-collector: cannot create data directory %s: %s\n", o.data_dir,
@@ -385,6 +450,7 @@ int main(int argc, char **argv)
         wc.index = w;
         fill_engine_config(&o, &wc.engine, cfgpath, sizeof cfgpath);
         wc.netstats = netstats;
+        wc.cids = cids;
         wc.alerts = alerts;
         wc.done = done;
         wc.queue_cap = o.queue_size;
@@ -435,6 +501,31 @@ int main(int argc, char **argv)
     ingest_expect_local(ing, n_pifs);
 
     int batch_mode = o.n_pcaps > 0 && o.n_listen == 0 && o.n_live == 0;
+    if (!batch_mode) {
+        scheduler_config_t scfg;
+        memset(&scfg, 0, sizeof scfg);
+        fill_engine_config(&o, &scfg.engine, cfgpath, sizeof cfgpath);
+        scfg.registry = registry;
+        scfg.netstats = netstats;
+        scfg.alerts = alerts;
+        scfg.alerts_db = dbpath;
+        scfg.workers = workers;
+        scfg.n_workers = o.workers;
+        scfg.packet_ifaces = pifs;
+        scfg.n_packet_ifaces = n_pifs;
+        scfg.control = o.control;
+        scfg.timer = !o.no_round_timer;
+        for (int i = 0; i < o.n_snmp_devices; i++)
+            scfg.snmp_devices[i] = o.snmp_devices[i];
+        scfg.n_snmp_devices = o.n_snmp_devices;
+        scfg.snmp_interval_s = o.snmp_interval_s;
+        scfg.reload = &scheduler_reload;
+        sched = scheduler_new(&scfg, err, sizeof err);
+        if (!sched) {
+            fprintf(stderr, "zflow-collector: scheduler: %s\n", err);
+            goto out;
+        }
+    }
     fprintf(stderr, "zflow-collector %s: %d workers, %d listening sockets, %d packet interfaces, "
                     "data in %s\n",
             ZFLOW_VERSION, o.workers, o.n_listen, n_pifs, o.data_dir);
@@ -472,6 +563,7 @@ int main(int argc, char **argv)
     }
     rc = 0;
 out:
+    scheduler_destroy(&sched); /* before the workers, the registry and the alert store */
     capture_stop = 1;
     if (ing)
         ingest_finish(ing);
@@ -483,6 +575,7 @@ out:
     alert_store_close(&alerts);
     registry_destroy(&registry);
     netstats_destroy(&netstats);
+    cid_index_destroy(&cids);
     queue_destroy(&done);
     if (local) {
         void *m;

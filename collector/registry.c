@@ -151,6 +151,7 @@ iface_t *registry_iface(registry_t *self, probe_t *probe, const char *name, int 
     ifc->id = self->n_ifaces + 1;
     ifc->worker = self->n_ifaces % self->n_workers;
     ifc->is_packet = is_packet;
+    ifc->is_syslog = probe && strncmp(probe->id, "syslog:", 7) == 0;
     snprintf(ifc->name, sizeof ifc->name, "%s", name && *name ? name : "default");
     snprintf(ifc->probe_id, sizeof ifc->probe_id, "%s", probe ? probe->id : "");
     pthread_mutex_lock(&self->lock);

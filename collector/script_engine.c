@@ -1543,9 +1543,10 @@ static int generic_trampoline(lua_State *L)
     return 0;
 }
 
-int script_engine_run_hook(script_engine_t *self, script_subdir_t subdir, const char *hook_name,
-                           const struct iface *iface, int64_t now_s, script_push_args_fn push_args,
-                           void *ctx)
+/* run_hook for every script of the subdir, or only the one named `key` (NULL = all). */
+static int run_hook_for(script_engine_t *self, script_subdir_t subdir, const char *key,
+                        const char *hook_name, const struct iface *iface, int64_t now_s,
+                        script_push_args_fn push_args, void *ctx)
 {
     vm_t *vm = self ? self->vm : NULL;
     if (!vm || (unsigned)subdir >= SUBDIR_COUNT || subdir == SUBDIR_FLOW || !hook_name) return -1;
@@ -1571,7 +1572,7 @@ int script_engine_run_hook(script_engine_t *self, script_subdir_t subdir, const 
     for (int i = first; i < end; i++) {
         script_t *s = &vm->scripts[i];
         if (!s->runnable || s->fn_ref[slot] == LUA_NOREF ||
-            (s->packet_interface_only && !is_packet))
+            (s->packet_interface_only && !is_packet) || (key && strcmp(s->key, key) != 0))
             continue;
         gc.s = s;
         gc.call.script_key = s->key;
@@ -1581,6 +1582,30 @@ int script_engine_run_hook(script_engine_t *self, script_subdir_t subdir, const 
     vm->ctx.iface = NULL;
     vm->ctx.is_packet_iface = 0;
     return calls;
+}
+
+int script_engine_run_hook(script_engine_t *self, script_subdir_t subdir, const char *hook_name,
+                           const struct iface *iface, int64_t now_s, script_push_args_fn push_args,
+                           void *ctx)
+{
+    return run_hook_for(self, subdir, NULL, hook_name, iface, now_s, push_args, ctx);
+}
+
+int script_engine_run_script_hook(script_engine_t *self, script_subdir_t subdir, const char *key,
+                                  const char *hook_name, const struct iface *iface, int64_t now_s,
+                                  script_push_args_fn push_args, void *ctx)
+{
+    return run_hook_for(self, subdir, key, hook_name, iface, now_s, push_args, ctx);
+}
+
+int script_engine_has_script(const script_engine_t *self, script_subdir_t subdir, const char *key)
+{
+    vm_t *vm = self ? self->vm : NULL;
+    if (!vm || (unsigned)subdir >= SUBDIR_COUNT || !key) return 0;
+    int first = vm->first[subdir], end = first + vm->count[subdir];
+    for (int i = first; i < end; i++)
+        if (vm->scripts[i].runnable && strcmp(vm->scripts[i].key, key) == 0) return 1;
+    return 0;
 }
 
 int script_engine_has_hook(const script_engine_t *self, script_subdir_t subdir,

@@ -160,6 +160,15 @@ int script_engine_run_hook(script_engine_t *self, script_subdir_t subdir, const 
                            const struct iface *iface, int64_t now_s,
                            script_push_args_fn push_args, void *ctx);
 
+/* script_engine_run_hook() for the one script `key` of the subdir (syslog: the script of a
+ * source). Returns the number of calls (0 when that script is not runnable), -1 as above. */
+int script_engine_run_script_hook(script_engine_t *self, script_subdir_t subdir, const char *key,
+                                  const char *hook_name, const struct iface *iface, int64_t now_s,
+                                  script_push_args_fn push_args, void *ctx);
+
+/* 1 when the subdir has a runnable script `key`. */
+int script_engine_has_script(const script_engine_t *self, script_subdir_t subdir, const char *key);
+
 /* 1 when at least one runnable script of `subdir` has `hook_name` (or `all`). */
 int script_engine_has_hook(const script_engine_t *self, script_subdir_t subdir,
                            const char *hook_name);

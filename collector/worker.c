@@ -274,8 +274,12 @@ static void cflow_update(worker_t *self, cflow_t *f, const Zflow__Flow *w, int i
     }
     if (w->server_name && *w->server_name && !f->server_name)
         f->server_name = strndup(w->server_name, 255);
-    if (w->community_id && *w->community_id && !f->community_id)
+    if (w->community_id && *w->community_id && !f->community_id) {
         f->community_id = strndup(w->community_id, 64);
+        /* probe and packet flows can be joined with IDS verdicts by Community ID */
+        if (f->community_id && self->cfg.cids && !ifc->is_syslog)
+            cid_index_add(self->cfg.cids, f->community_id, ifc, f->flow_id);
+    }
     f->c2s_tcp_flags |= (uint8_t)w->c2s_tcp_flags;
     f->s2c_tcp_flags |= (uint8_t)w->s2c_tcp_flags;
     int is_end = w->event == ZFLOW__FLOW_EVENT__FLOW_EVENT_END;
@@ -379,6 +383,8 @@ static void cflow_end(worker_t *self, cflow_t *f, int reason, int64_t now_s)
 {
     f->end_reason = (uint8_t)reason;
     run_hook(self, FLOW_HOOK_FLOW_END, f, now_s);
+    if (f->community_id && self->cfg.cids && !f->iface->is_syslog)
+        cid_index_end(self->cfg.cids, f->community_id, f->iface, f->flow_id, now_s);
     table_remove(self, f);
     bump(&self->ended, 1);
     iface_add(&f->iface->c.flows_ended, 1);

@@ -3,6 +3,7 @@
 #define ZFLOW_WORKER_H
 
 #include "alert_store.h"
+#include "cid_index.h"
 #include "netstats.h"
 #include "queue.h"
 #include "script_engine.h"
@@ -17,6 +18,7 @@ typedef struct worker_config {
     int index;
     engine_config_t engine;      /* host callbacks are filled by the worker */
     netstats_t *netstats;        /* shared; thread-safe; NULL = no local networks */
+    cid_index_t *cids;           /* shared; thread-safe; Community ID -> probe flow */
     alert_store_t *alerts;       /* shared; thread-safe */
     queue_t *done;               /* batches whose last work item finished go here */
     size_t queue_cap;            /* work items waiting (default 1024) */
