@@ -626,6 +626,11 @@ static int open_libs_protected(lua_State *L)
     lua_getfield(L, pkg, "preload");
     lua_pushcfunction(L, luaopen_zflow_alerts);
     lua_setfield(L, -2, "zflow_alerts");
+    if (e->cfg.preload_name && e->cfg.preload_open) {
+        lua_pushlightuserdata(L, e->cfg.preload_ctx);
+        lua_pushcclosure(L, (lua_CFunction)e->cfg.preload_open, 1);
+        lua_setfield(L, -2, e->cfg.preload_name);
+    }
     lua_pop(L, 2);
 
     lua_flow_open(L);

@@ -71,6 +71,12 @@ typedef struct engine_config {
     FILE *log;                   /* where script errors, print() and load problems go
                                     (NULL = stderr) */
     engine_host_t host;
+    /* An extra C module scripts can require (e.g. the syslog flow API): `preload_open` is a
+     * lua_CFunction run as package.preload[preload_name] with `preload_ctx` as its first
+     * upvalue (lua_upvalueindex(1), a light userdata). NULL = none. */
+    const char *preload_name;
+    int (*preload_open)(void *lua_state);
+    void *preload_ctx;
 } engine_config_t;
 
 /* Per script, as --list-scripts shows it. */

@@ -83,7 +83,7 @@ void flow_record_fill(flow_record_t *r, const flow_t *f, enum flow_event ev,
         m->l7_risk = d->risk;
         m->l7_risk_score = d->risk_score;
         m->server_name = (char *)d->server_name;
-    } else if (l7) {
+    } else if (l7 && f->l7_done) {
         m->l7_master_name = m->l7_app_name = m->l7_proto_name = (char *)"Unknown";
         m->l7_category = (char *)"Unspecified";
     }
