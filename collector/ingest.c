@@ -600,5 +600,9 @@ void ingest_print_status(ingest_t *self, FILE *out)
     }
     fprintf(out, "],\"registry\":");
     registry_print_json(self->cfg.registry, out, t);
+    if (self->cfg.extra_status) {
+        fputc(',', out);
+        self->cfg.extra_status(self->cfg.extra_ctx, out);
+    }
     fprintf(out, "}\n");
 }

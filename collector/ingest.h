@@ -29,6 +29,9 @@ typedef struct ingest_config {
     const char *status_path;     /* JSON status file rewritten every second, or NULL */
     volatile sig_atomic_t *stop; /* set by signal handlers */
     volatile sig_atomic_t *reload;
+    /* Optional: writes more `"name":{...}` members into the status JSON. */
+    void (*extra_status)(void *ctx, FILE *out);
+    void *extra_ctx;
 } ingest_config_t;
 
 typedef struct ingest_stats {

@@ -209,3 +209,8 @@ void packet_iface_get_stats(packet_iface_t *self, sensor_stats_t *out)
     *out = self->stats;
     pthread_mutex_unlock(&self->lock);
 }
+
+const char *packet_iface_probe_id(const packet_iface_t *self)
+{
+    return self->probe_id;
+}

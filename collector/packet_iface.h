@@ -21,4 +21,7 @@ void packet_iface_destroy(packet_iface_t **self);
 /* Packets and flows seen so far (valid after the thread ended, or approximate before). */
 void packet_iface_get_stats(packet_iface_t *self, sensor_stats_t *out);
 
+/* The probe id its flows carry ("local:<interface name>"); lives as long as the interface. */
+const char *packet_iface_probe_id(const packet_iface_t *self);
+
 #endif

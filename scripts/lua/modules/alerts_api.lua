@@ -94,6 +94,45 @@ end
 -- The JSON text of a value, as stored in an alert's details.
 alerts_api.toJSON = c.toJSON
 
+-- Threshold alerts of periodic scripts (interface, network, system, snmp): compares `value`
+-- with the script's configured threshold (params.user_script_config: operator "gt", "lt", ...
+-- and threshold, from its default_value or scripts_config.json) and triggers the engaged alert
+-- `alert_type` on params.alert_entity when it crosses, or releases it when it does not. (The
+-- scheduler also releases an engaged alert that a round of its granularity did not trigger
+-- again.) info (optional): { message = "...", json = {...}, score = 50, severity = ...,
+-- entity = {entity = ..., entity_value = ...} }; json gets value, threshold and operator.
+-- Returns true when the threshold is crossed.
+--
+--   function script.hooks.min(params)
+--      alerts_api.checkThresholdAlert(params, "interface_throughput",
+--                                     params.entity_info.throughput_bps)
+--   end
+function alerts_api.checkThresholdAlert(params, alert_type, value, info)
+   local user_scripts = require "user_scripts"
+   info = info or {}
+   local conf = params.user_script_config or {}
+   local entity = info.entity or params.alert_entity or params.entity_info
+   local op = conf.operator or "gt"
+   local threshold = tonumber(conf.threshold)
+   local json = {}
+   for k, v in pairs(info.json or {}) do json[k] = v end
+   json.value, json.threshold, json.operator = value, threshold, op
+   local alert = {
+      alert_type = alert_type,
+      score = info.score or 50,
+      severity = info.severity,
+      json = json,
+      message = info.message or string.format("%s: %s %s %s", alert_type, tostring(value), op,
+                                              tostring(threshold)),
+   }
+   if user_scripts.threshold_cross(conf, value) then
+      alerts_api.trigger(entity, alert)
+      return true
+   end
+   alerts_api.release(entity, alert)
+   return false
+end
+
 -- Entity helpers.
 function alerts_api.interfaceAlertEntity(name)
    return { entity = "interface", entity_value = tostring(name) }

@@ -1,0 +1,457 @@
+"""Helpers of the periodic-script tests: a collector whose rounds run on request through its
+--control socket, probes replaying captures, scripts_config.json, alerts.db, recorder scripts.
+
+Every process is started here and killed by its pid when the test ends (atexit, SIGINT,
+SIGTERM). Nothing waits blindly: each wait polls a condition with a deadline.
+"""
+import atexit
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+SHARED = os.environ.get("ZFLOW_SHARED_DIR",
+                        os.path.join(os.path.dirname(__file__), "..", "..", "..", "..",
+                                     "shared"))
+PCAPS = os.path.join(SHARED, "pcaps")
+SRCDIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+SKIP = 77
+
+_procs = []      # every Popen started here
+_cleanups = []   # callables run at exit (network namespaces, ...)
+
+
+def _cleanup():
+    for p in _procs:
+        if p.poll() is None:
+            try:
+                os.kill(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+    for fn in reversed(_cleanups):
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+
+
+def _on_signal(sig, frame):
+    _cleanup()
+    sys.exit(128 + sig)
+
+
+atexit.register(_cleanup)
+signal.signal(signal.SIGTERM, _on_signal)
+signal.signal(signal.SIGINT, _on_signal)
+
+
+def at_exit(fn):
+    _cleanups.append(fn)
+
+
+class TestFailure(Exception):
+    pass
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+def check(cond, what):
+    if not cond:
+        raise TestFailure(what)
+
+
+def wait_for(cond, timeout, what, interval=0.05):
+    """Polls cond() until it returns a true value; returns it, or raises after timeout s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise TestFailure("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def spawn(argv, stdout=None, stderr=None):
+    p = subprocess.Popen(argv, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
+    _procs.append(p)
+    return p
+
+
+def require_root():
+    if os.geteuid() != 0:
+        log("SKIP: needs root")
+        sys.exit(SKIP)
+
+
+def outside_minute_edge(margin=12):
+    """Waits until the wall clock is at least `margin` s away from a minute boundary: some
+    counters (SYN victims) are kept per minute, a replay across a boundary would split them."""
+    wait_for(lambda: margin <= time.time() % 60 <= 60 - margin, 60, "a minute's middle",
+             interval=0.2)
+
+
+class Env:
+    """A temporary directory and the binaries of one build."""
+
+    def __init__(self, name, bindir):
+        self.bindir = os.path.abspath(bindir)
+        self.tmp = tempfile.mkdtemp(prefix="zflow-periodic-%s-" % name)
+        self.keep = os.environ.get("PERIODIC_KEEP") == "1"
+        atexit.register(self._rm)
+
+    def _rm(self):
+        if self.keep:
+            log("kept %s" % self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def path(self, *parts):
+        return os.path.join(self.tmp, *parts)
+
+    def bin(self, name):
+        for sub in ("collector", "probe"):
+            p = os.path.join(self.bindir, sub, name)
+            if os.path.exists(p):
+                return p
+        raise TestFailure("binary %s not found under %s" % (name, self.bindir))
+
+
+def write_config(data_dir, cfg):
+    """Writes <data_dir>/scripts_config.json atomically."""
+    os.makedirs(data_dir, exist_ok=True)
+    tmp = os.path.join(data_dir, "scripts_config.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(cfg, f)
+    os.rename(tmp, os.path.join(data_dir, "scripts_config.json"))
+
+
+def write_scripts(env, scripts):
+    """A --scripts-dir with {"<subdir>/<key>.lua": text}."""
+    sdir = env.path("scripts")
+    for name, text in scripts.items():
+        path = os.path.join(sdir, "callbacks", name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+    return sdir
+
+
+# A user script of any periodic subdir that stores one one-shot alert per call with what the
+# hook received (alert_type "periodic_record", json = the facts below), and one per round from
+# teardown() with the number of calls of that round (alert_type "periodic_teardown").
+RECORDER = r"""
+local alerts_api = require "alerts_api"
+local SUBDIR = "%s"
+local script = { hooks = {}, gui = { i18n_title = "test recorder" } }
+local calls = 0
+local last_gran = ""
+local function pick(t, keys)
+   if type(t) ~= "table" then return nil end
+   local o = {}
+   for _, k in ipairs(keys) do o[k] = t[k] end
+   return o
+end
+function script.hooks.all(params)
+   calls = calls + 1
+   last_gran = params.granularity
+   local info = params.entity_info
+   local rec = {
+      granularity = params.granularity, when = params.when, subdir = SUBDIR,
+      entity = info.entity, entity_value = info.entity_value,
+      alert_entity = params.alert_entity.entity_value,
+      has_config = type(params.user_script_config) == "table",
+      user_script = params.user_script,
+      cur_alerts = #params.cur_alerts,
+      first_round = info.first_round, interval = info.interval,
+      stats = info.stats, delta = info.delta,
+   }
+   local ca = {}
+   for i, a in ipairs(params.cur_alerts) do ca[i] = a.alert_type end
+   rec.cur_alert_types = ca
+   if SUBDIR == "interface" then
+      rec.name = info.name; rec.probe_id = info.probe_id
+      rec.is_packet_interface = info.is_packet_interface
+      rec.throughput_bps = info.throughput_bps
+      rec.top_l7 = info.top_l7
+      rec.probe = info.probe
+      rec.getName = interface.getName()
+   elseif SUBDIR == "network" then
+      rec.network = info.network; rec.hosts = info.hosts; rec.syn_victim = info.syn_victim
+      rec.ingress_bps = info.ingress_bps
+   elseif SUBDIR == "system" then
+      rec.cpu = info.cpu; rec.memory = info.memory; rec.disk = info.disk
+      rec.collector = info.collector
+   elseif SUBDIR == "snmp" then
+      rec.device = info.device; rec.reachable = info.reachable; rec.error = info.error
+      rec.fresh = info.fresh; rec.ifindex = info.ifindex; rec.name = info.name
+      rec.oper_status = info.oper_status; rec.prev_oper_status = info.prev_oper_status
+      rec.speed = info.speed; rec.has_delta = info.delta ~= nil
+      rec.utilisation_pct = info.utilisation_pct; rec.error_pct = info.error_pct
+      rec.in_bps = info.in_bps
+   end
+   alerts_api.store({ entity = "test", entity_value = SUBDIR .. ":" .. tostring(info.entity_value) },
+                    { alert_type = "periodic_record", score = 1, message = "record",
+                      json = rec })
+end
+function script.teardown()
+   alerts_api.store({ entity = "test", entity_value = SUBDIR .. ":teardown" },
+                    { alert_type = "periodic_teardown", score = 1, message = "teardown",
+                      json = { calls = calls, granularity = last_gran, subdir = SUBDIR } })
+   calls = 0
+   return true
+end
+return script
+"""
+
+
+def recorder(subdir):
+    return {"%s/zz_recorder.lua" % subdir: RECORDER % subdir}
+
+
+def db_rows(db, where="1", args=()):
+    if not os.path.exists(db):
+        return []
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
+    try:
+        con.row_factory = sqlite3.Row
+        return [dict(r) for r in con.execute("SELECT * FROM alerts WHERE " + where +
+                                             " ORDER BY id", args)]
+    finally:
+        con.close()
+
+
+def records(db, subdir=None, granularity=None, after_id=0):
+    """The recorder's rows (json decoded) newer than after_id."""
+    out = []
+    for r in db_rows(db, "alert_type = 'periodic_record' AND id > ?", (after_id,)):
+        j = json.loads(r["json"])
+        if subdir and j.get("subdir") != subdir:
+            continue
+        if granularity and j.get("granularity") != granularity:
+            continue
+        j["_id"] = r["id"]
+        out.append(j)
+    return out
+
+
+def max_id(db):
+    rows = db_rows(db, "1")
+    return rows[-1]["id"] if rows else 0
+
+
+def engaged(db, alert_type=None, entity_value=None):
+    rows = db_rows(db, "kind = 'engaged'")
+    return [r for r in rows if (alert_type is None or r["alert_type"] == alert_type) and
+            (entity_value is None or r["entity_value"] == entity_value)]
+
+
+class Collector:
+    """A zflow-collector with --control (rounds on request, no timer unless timer=True)."""
+
+    def __init__(self, env, name, data_dir, installdir=SRCDIR, scripts_dir=None,
+                 local_networks=None, extra=(), timer=False, wrap=(), listen=True):
+        self.env = env
+        self.name = name
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.endpoint = "tcp://127.0.0.1:%d" % self.port
+        self.control = "ipc://%s" % env.path("%s.ctl" % name)
+        self.status_path = env.path("%s.status.json" % name)
+        self.stderr_path = env.path("%s.stderr" % name)
+        self.wrap = list(wrap)
+        self.argv = [env.bin("zflow-collector"), "--installdir", installdir,
+                     "--data-dir", data_dir, "--workers", "2", "--control", self.control,
+                     "--status-file", self.status_path, "--summary-interval", "0"]
+        if listen:
+            self.argv += ["--listen", self.endpoint]
+        if not timer:
+            self.argv.append("--no-round-timer")
+        if scripts_dir:
+            self.argv += ["--scripts-dir", scripts_dir]
+        if local_networks:
+            self.argv += ["--local-networks", local_networks]
+        self.argv += list(extra)
+        self.proc = None
+        self.err = None
+
+    def start(self, timeout=60):
+        if os.path.exists(self.status_path):
+            os.unlink(self.status_path)
+        self.err = open(self.stderr_path, "ab")
+        self.proc = spawn(self.wrap + self.argv, stdout=self.err, stderr=self.err)
+
+        # ready: the status file exists (ingest runs, so the scheduler was built before it)
+        # and the control socket answers
+        def ready():
+            if self.proc.poll() is not None:
+                raise TestFailure("%s exited with %s at start:\n%s" %
+                                  (self.name, self.proc.returncode, self.stderr_text()))
+            return os.path.exists(self.status_path)
+        wait_for(ready, timeout, "%s to start" % self.name)
+        self.scheduler_status()
+        return self
+
+    def stderr_text(self):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def request(self, *args, timeout=300):
+        """Runs zflow-collector as a control client; returns (rc, stdout, stderr)."""
+        out = subprocess.run(self.wrap + [self.env.bin("zflow-collector"), "--control",
+                                          self.control] + list(args),
+                             capture_output=True, text=True, timeout=timeout)
+        return out.returncode, out.stdout, out.stderr
+
+    def run_round(self, granularity="min"):
+        rc, out, err = self.request("--run-round", granularity)
+        check(rc == 0, "--run-round %s: exit %d: %s %s\n%s" % (granularity, rc, out, err,
+                                                               self.stderr_text()))
+        r = json.loads(out)
+        check(r["granularity"] == granularity, "round reply for %s: %s" % (granularity, r))
+        log("round %-5s: %s" % (granularity, out.strip()))
+        return r
+
+    def scheduler_status(self):
+        rc, out, err = self.request("--scheduler-status")
+        check(rc == 0, "--scheduler-status: exit %d: %s %s" % (rc, out, err))
+        return json.loads(out)
+
+    def status(self):
+        for _ in range(40):
+            try:
+                with open(self.status_path) as f:
+                    return json.load(f)
+            except (OSError, ValueError):
+                time.sleep(0.05)
+        raise TestFailure("cannot read %s" % self.status_path)
+
+    def fresh_status(self, timeout=10):
+        """A status file written after this call (ingest publishes the probe summaries the
+        scheduler reads right before it writes the file)."""
+        t0 = os.stat(self.status_path).st_mtime_ns if os.path.exists(self.status_path) else 0
+        wait_for(lambda: os.path.exists(self.status_path) and
+                 os.stat(self.status_path).st_mtime_ns > t0, timeout, "a fresh status file")
+        return self.status()
+
+    def probe(self, probe_id):
+        for p in self.status()["registry"]["probes"]:
+            if p["probe_id"] == probe_id:
+                return p
+        return None
+
+    def reload(self, timeout=30):
+        """SIGHUP, and waits for the scheduler's reload line."""
+        marker = "scheduler: scripts and configuration reloaded"
+        n = self.stderr_text().count(marker)
+        os.kill(self.proc.pid, signal.SIGHUP)
+        wait_for(lambda: self.stderr_text().count(marker) > n, timeout, "the scheduler reload")
+
+    def stop(self, timeout=60):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            raise TestFailure("%s did not stop within %d s of SIGTERM" % (self.name, timeout))
+        self.err.close()
+        return rc
+
+
+class Probe:
+    def __init__(self, env, probe_id, endpoint, pcap=None, iface=None, extra=(), wrap=(),
+                 dump=False):
+        self.env = env
+        self.probe_id = probe_id
+        self.stderr_path = env.path("%s.probe.stderr" % probe_id)
+        self.dump_path = env.path("%s.dump.jsonl" % probe_id) if dump else None
+        src = ["-r", pcap] if pcap else ["-i", iface]
+        self.argv = list(wrap) + [env.bin("zflow-probe")] + src + [
+            "--collector", endpoint, "--probe-id", probe_id, "--stats-interval", "1",
+            "--drain-timeout-ms", "60000"] + (["--dump"] if dump else []) + list(extra)
+        self.proc = None
+
+    def start(self):
+        self.err = open(self.stderr_path, "ab")
+        out = open(self.dump_path, "wb") if self.dump_path else subprocess.DEVNULL
+        self.proc = spawn(self.argv, stdout=out, stderr=self.err)
+        if self.dump_path:
+            out.close()
+        return self
+
+    def dump_lines(self):
+        try:
+            with open(self.dump_path, "rb") as f:
+                return sum(1 for line in f if line.endswith(b"\n"))
+        except OSError:
+            return 0
+
+    def wait(self, timeout=120):
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TestFailure("probe %s still running after %d s" % (self.probe_id, timeout))
+        self.err.close()
+        check(rc == 0, "probe %s exit code %d:\n%s" % (self.probe_id, rc, self.stderr_text()))
+        return rc
+
+    def kill9(self):
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.err.close()
+
+    def stderr_text(self):
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def summary(self):
+        for line in self.stderr_text().splitlines():
+            if line.startswith("zflow-probe: summary "):
+                return json.loads(line[len("zflow-probe: summary "):])
+        raise TestFailure("probe %s printed no summary" % self.probe_id)
+
+
+def dump_reference(env, pcap):
+    """Flow events of a capture: zflow-probe -r PCAP --dump without a collector."""
+    out = subprocess.run([env.bin("zflow-probe"), "-r", pcap, "--dump"], capture_output=True,
+                         timeout=120)
+    check(out.returncode == 0, "probe --dump %s: %s" % (pcap, out.stderr))
+    return out.stdout.count(b"\n")
+
+
+def main(fn):
+    """Runs a test function; prints FAIL with the reason and exits 1 on a TestFailure."""
+    try:
+        fn()
+    except TestFailure as e:
+        log("FAIL: %s" % e)
+        sys.exit(1)
+    log("PASS")
