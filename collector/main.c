@@ -6,6 +6,8 @@
 #include "registry.h"
 #include "round_timer.h"
 #include "scheduler.h"
+#include "syslog_dispatch.h"
+#include "syslog_listener.h"
 #include "script_engine.h"
 #include "worker.h"
 
@@ -58,6 +60,11 @@ typedef struct options {
     const char *snmp_devices[SCHEDULER_MAX_SNMP_DEVICES];
     int n_snmp_devices;
     int snmp_interval_s;
+    /* syslog */
+    const char *syslog_eps[SYSLOG_LISTENER_MAX_ENDPOINTS];
+    int n_syslog;
+    const char *syslog_map[SYSLOG_MAP_MAX];
+    int n_syslog_map;
 } options_t;
 
 static volatile sig_atomic_t stop_requested, reload_requested, capture_stop;
@@ -122,6 +129,11 @@ static void usage(FILE *out)
             "      --snmp-device SPEC    poll an SNMP agent: COMMUNITY@HOST[:PORT] or\n"
             "                            v3:USER:AUTH:AUTHPASS:PRIV:PRIVPASS@HOST[:PORT] (repeatable)\n"
             "      --snmp-interval S     seconds between SNMP polls (default 60)\n"
+            "Syslog (scripts/callbacks/syslog/<source>.lua, source = lower-cased app name):\n"
+            "      --syslog ENDPOINT     listen for syslog: udp://HOST:PORT, tcp://HOST:PORT,\n"
+            "                            tcp://[::]:PORT (repeatable); RFC 3164/5424, JSON lines\n"
+            "      --syslog-map S=SCRIPT messages from sender S (address or hostname) go to\n"
+            "                            SCRIPT whatever their app name (repeatable)\n"
             "  -h, --help, -V, --version\n"
             "Signals: SIGHUP reloads scripts and configuration; SIGINT/SIGTERM stop.\n",
             ZFLOW_INSTALLDIR);
@@ -147,6 +159,8 @@ enum {
     O_LOCALNETS, O_MEM, O_INSTR, O_TRACE, O_ALERTS, O_PROBE_TIMEOUT, O_SUMMARY, O_STATUS,
     O_QUEUE, O_MAXFLOWS, O_CONTROL, O_RUN_ROUND, O_SCHED_STATUS, O_NO_TIMER, O_SNMP_DEVICE,
     O_SNMP_INTERVAL,
+    O_SYSLOG,
+    O_SYSLOG_MAP,
 };
 
 #define ADD_ITEM(arr, n, max, what)                                                            \
@@ -189,6 +203,8 @@ static int parse_options(int argc, char **argv, options_t *o)
         {"no-round-timer", no_argument, NULL, O_NO_TIMER},
         {"snmp-device", required_argument, NULL, O_SNMP_DEVICE},
         {"snmp-interval", required_argument, NULL, O_SNMP_INTERVAL},
+        {"syslog", required_argument, NULL, O_SYSLOG},
+        {"syslog-map", required_argument, NULL, O_SYSLOG_MAP},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -286,6 +302,12 @@ static int parse_options(int argc, char **argv, options_t *o)
             if (parse_num("--snmp-interval", optarg, 1, 86400, &v)) return -1;
             o->snmp_interval_s = (int)v;
             break;
+        case O_SYSLOG:
+            ADD_ITEM(o->syslog_eps, o->n_syslog, SYSLOG_LISTENER_MAX_ENDPOINTS, "--syslog");
+            break;
+        case O_SYSLOG_MAP:
+            ADD_ITEM(o->syslog_map, o->n_syslog_map, SYSLOG_MAP_MAX, "--syslog-map");
+            break;
         case 'h': usage(stdout); exit(0);
         case 'V': printf("zflow-collector %s\n", ZFLOW_VERSION); exit(0);
         case ':':
@@ -312,6 +334,11 @@ static int parse_options(int argc, char **argv, options_t *o)
         return -1;
     }
     return 0;
+}
+
+static void syslog_status(void *ctx, FILE *out)
+{
+    syslog_dispatch_print_status(ctx, out);
 }
 
 static int make_dirs(const char *path)
@@ -405,6 +432,8 @@ int main(int argc, char **argv)
     FILE *trace = NULL;
     netstats_t *netstats = NULL;
     cid_index_t *cids = NULL;
+    syslog_dispatch_t *sysd = NULL;
+    syslog_listener_t *syslog = NULL;
     scheduler_t *sched = NULL;
     char cfgpath[1024], dbpath[1024];
 
@@ -479,6 +508,24 @@ int main(int argc, char **argv)
     ic.status_path = o.status_file;
     ic.stop = &stop_requested;
     ic.reload = &reload_requested;
+    if (o.n_syslog) {
+        syslog_dispatch_config_t dc;
+        memset(&dc, 0, sizeof dc);
+        fill_engine_config(&o, &dc.engine, cfgpath, sizeof cfgpath);
+        dc.alerts = alerts;
+        dc.cids = cids;
+        dc.local = local;
+        for (int i = 0; i < o.n_syslog_map; i++)
+            dc.map[i] = o.syslog_map[i];
+        dc.n_map = o.n_syslog_map;
+        sysd = syslog_dispatch_new(&dc, err, sizeof err);
+        if (!sysd) {
+            fprintf(stderr, "zflow-collector: syslog: %s\n", err);
+            goto out;
+        }
+        ic.extra_status = syslog_status;
+        ic.extra_ctx = sysd;
+    }
     ing = ingest_new(&ic, err, sizeof err);
     if (!ing) {
         fprintf(stderr, "zflow-collector: %s\n", err);
@@ -526,9 +573,23 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (sysd) {
+        syslog_listener_config_t lc;
+        memset(&lc, 0, sizeof lc);
+        for (int i = 0; i < o.n_syslog; i++)
+            lc.endpoints[i] = o.syslog_eps[i];
+        lc.n_endpoints = o.n_syslog;
+        lc.deliver = syslog_dispatch_deliver;
+        lc.ctx = sysd;
+        syslog = syslog_listener_new(&lc, err, sizeof err);
+        if (!syslog) {
+            fprintf(stderr, "zflow-collector: syslog: %s\n", err);
+            goto out;
+        }
+    }
     fprintf(stderr, "zflow-collector %s: %d workers, %d listening sockets, %d packet interfaces, "
-                    "data in %s\n",
-            ZFLOW_VERSION, o.workers, o.n_listen, n_pifs, o.data_dir);
+                    "%d syslog endpoints, data in %s\n",
+            ZFLOW_VERSION, o.workers, o.n_listen, n_pifs, o.n_syslog, o.data_dir);
     ingest_run(ing, batch_mode);
     capture_stop = 1;
     ingest_finish(ing);
@@ -563,6 +624,8 @@ int main(int argc, char **argv)
     }
     rc = 0;
 out:
+    syslog_listener_destroy(&syslog); /* no more messages */
+    syslog_dispatch_destroy(&sysd);   /* teardown() of the syslog scripts */
     scheduler_destroy(&sched); /* before the workers, the registry and the alert store */
     capture_stop = 1;
     if (ing)

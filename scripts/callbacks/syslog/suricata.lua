@@ -1,0 +1,222 @@
+--
+-- suricata.lua: Suricata Eve JSON over syslog (app name "suricata", or bare Eve JSON lines).
+--
+--   alert          -> a collector alert (signature, severity, category, 5-tuple, community
+--                     id) on the Suricata flow; and, when a probe exported a flow with the
+--                     same Community ID (active or ended in the last 10 minutes), the same
+--                     verdict as a flow alert of that probe flow.
+--   flow, netflow  -> flows of the interface "syslog:suricata", so flow scripts run on them.
+--   dns, http, tls -> server name and L7 protocol of that Suricata flow.
+--   stats          -> the interface statistics of "syslog:suricata" (packets, drops).
+-- Malformed JSON is counted (syslog.counters["suricata/malformed_json"]) and skipped.
+--
+local cjson = require "cjson.safe"
+local alerts_api = require "alerts_api"
+local zs = require "zflow_syslog"
+
+local suricata = {
+   gui = {
+      i18n_title = "Suricata Eve JSON",
+      i18n_description = "Turns Suricata alerts, flows and protocol records into zflow alerts "
+         .. "and flows, and joins IDS verdicts with probe flows by Community ID",
+   },
+   hooks = {},
+}
+
+local decode = cjson.decode
+local floor = math.floor
+
+-- days since 1970-01-01 of a civil date (proleptic Gregorian)
+local function days_from_civil(y, m, d)
+   if m <= 2 then y = y - 1 end
+   local era = floor(y / 400)
+   local yoe = y - era * 400
+   local mp = (m + 9) % 12
+   local doy = floor((153 * mp + 2) / 5) + d - 1
+   local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
+   return era * 146097 + doe - 719468
+end
+
+-- "2011-08-12T14:53:47.928539+0200" (or +02:00, or Z) -> seconds since the epoch (float)
+local function eve_time(s)
+   if type(s) ~= "string" then return nil end
+   local y, mo, d, h, mi, sec, frac, rest =
+      s:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)(%.?%d*)(.*)$")
+   if not y then return nil end
+   local t = days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400
+      + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(sec)
+   if frac ~= "" and frac ~= "." then t = t + tonumber("0" .. frac) end
+   local sign, oh, om = rest:match("^([+-])(%d%d):?(%d%d)$")
+   if sign then
+      local off = tonumber(oh) * 3600 + tonumber(om) * 60
+      if sign == "+" then t = t - off else t = t + off end
+   end
+   return t
+end
+
+-- Suricata severity 1 (high) .. 3 (low) -> score
+local score_of = { [1] = 100, [2] = 50, [3] = 10 }
+
+local function l7_name(app_proto)
+   if type(app_proto) ~= "string" or app_proto == "failed" or app_proto == "" then
+      return nil
+   end
+   return app_proto:upper()
+end
+
+local reason_of = { timeout = 1, forced = 5, shutdown = 5 }
+
+-- The Suricata flow of an event, as a zflow flow record.
+local function flow_record(ev, event)
+   if type(ev.flow_id) ~= "number" or type(ev.src_ip) ~= "string"
+      or type(ev.dest_ip) ~= "string" then
+      return nil
+   end
+   return {
+      event = event,
+      flow_id = floor(ev.flow_id),
+      client_ip = ev.src_ip,
+      server_ip = ev.dest_ip,
+      client_port = tonumber(ev.src_port) or 0,
+      server_port = tonumber(ev.dest_port) or 0,
+      l4_proto = ev.proto or 0,
+      community_id = ev.community_id,
+      l7_proto_name = l7_name(ev.app_proto),
+   }
+end
+
+local function emit(rec)
+   local ok, err = pcall(zs.flow, rec)
+   if not ok then zs.count("bad_flow") end
+   return ok, err
+end
+
+local function handle_flow(ev)
+   local rec = flow_record(ev, "end")
+   if not rec then zs.count("bad_flow"); return end
+   local f = ev.flow or ev.netflow
+   if type(f) == "table" then
+      if ev.event_type == "netflow" then
+         rec.c2s_packets = tonumber(f.pkts) or 0
+         rec.c2s_bytes = tonumber(f.bytes) or 0
+      else
+         rec.c2s_packets = tonumber(f.pkts_toserver) or 0
+         rec.s2c_packets = tonumber(f.pkts_toclient) or 0
+         rec.c2s_bytes = tonumber(f.bytes_toserver) or 0
+         rec.s2c_bytes = tonumber(f.bytes_toclient) or 0
+      end
+      rec.first_seen = eve_time(f.start)
+      rec.last_seen = eve_time(f["end"])
+      rec.end_reason = reason_of[f.reason] or 1
+      if f.state == "closed" and rec.l4_proto == "TCP" then rec.end_reason = 2 end
+   end
+   emit(rec)
+end
+
+local function handle_alert(ev)
+   local a = ev.alert
+   if type(a) ~= "table" then zs.count("bad_alert"); return end
+   local sev = tonumber(a.severity) or 3
+   local score = score_of[sev] or 10
+   local details = {
+      signature = a.signature, signature_id = a.signature_id, rev = a.rev,
+      category = a.category, severity = sev, action = a.action,
+      src_ip = ev.src_ip, src_port = ev.src_port, dest_ip = ev.dest_ip,
+      dest_port = ev.dest_port, proto = ev.proto, app_proto = ev.app_proto,
+      community_id = ev.community_id, flow_id = ev.flow_id, timestamp = ev.timestamp,
+   }
+   local json = alerts_api.toJSON(details)
+   local message = string.format("%s [%s] %s:%s -> %s:%s",
+      tostring(a.signature or "alert"), tostring(a.category or ""),
+      tostring(ev.src_ip), tostring(ev.src_port or ""),
+      tostring(ev.dest_ip), tostring(ev.dest_port or ""))
+   -- the alert belongs to the Suricata flow: make sure that flow exists
+   local rec = flow_record(ev, "update")
+   if rec then
+      local f = ev.flow
+      if type(f) == "table" then
+         rec.c2s_packets = tonumber(f.pkts_toserver) or 0
+         rec.s2c_packets = tonumber(f.pkts_toclient) or 0
+         rec.c2s_bytes = tonumber(f.bytes_toserver) or 0
+         rec.s2c_bytes = tonumber(f.bytes_toclient) or 0
+         rec.first_seen = eve_time(f.start)
+      end
+      rec.last_seen = eve_time(ev.timestamp)
+      emit(rec)
+   end
+   alerts_api.store(
+      { entity = "flow", entity_value = ev.community_id or tostring(ev.flow_id or "") },
+      { alert_type = "ids_alert", score = score, message = message, json = json })
+   if type(ev.community_id) == "string" then
+      zs.attach_alert(ev.community_id, {
+         alert_type = "ids_alert", score = score, message = message, json = json })
+   end
+end
+
+local server_name_of = {
+   dns = function(ev)
+      local d = ev.dns
+      if type(d) ~= "table" then return nil end
+      if type(d.rrname) == "string" then return d.rrname end
+      if type(d.queries) == "table" and type(d.queries[1]) == "table" then
+         return d.queries[1].rrname
+      end
+   end,
+   http = function(ev) return type(ev.http) == "table" and ev.http.hostname or nil end,
+   tls = function(ev) return type(ev.tls) == "table" and ev.tls.sni or nil end,
+}
+
+local function handle_enrich(ev)
+   local rec = flow_record(ev, "update")
+   if not rec then zs.count("bad_flow"); return end
+   local name = server_name_of[ev.event_type](ev)
+   if type(name) == "string" then rec.server_name = name end
+   rec.l7_proto_name = ev.event_type:upper()
+   rec.last_seen = eve_time(ev.timestamp)
+   emit(rec)
+end
+
+local function num(t, a, b)
+   local v = type(t) == "table" and t[a]
+   if b then v = type(v) == "table" and v[b] end
+   return tonumber(v) or 0
+end
+
+local function handle_stats(ev)
+   local s = ev.stats
+   if type(s) ~= "table" then zs.count("bad_stats"); return end
+   zs.stats({
+      packets = floor(num(s, "decoder", "pkts")),
+      bytes = floor(num(s, "decoder", "bytes")),
+      pcap_recv = floor(num(s, "capture", "kernel_packets")),
+      pcap_drop = floor(num(s, "capture", "kernel_drops")),
+      decode_errors = floor(num(s, "decoder", "invalid")),
+      active_flows = floor(num(s, "flow", "active")),
+   })
+end
+
+local handlers = {
+   alert = handle_alert,
+   flow = handle_flow,
+   netflow = handle_flow,
+   dns = handle_enrich,
+   http = handle_enrich,
+   tls = handle_enrich,
+   stats = handle_stats,
+}
+
+function suricata.hooks.handleEvent(message)
+   local ev = decode(message)
+   if type(ev) ~= "table" then
+      zs.count("malformed_json")
+      return
+   end
+   local h = handlers[ev.event_type]
+   if h then
+      h(ev)
+   else
+      zs.count("other_events")
+   end
+end
+
+return suricata
