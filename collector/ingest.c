@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #define LOG_EVERY_NS 5000000000ull /* bad-input logs: at most one per reason per 5 s */
@@ -416,6 +417,49 @@ static void drain_local(ingest_t *self)
     }
 }
 
+/* Sums the flow-script counters of every worker into `path` (tab separated), for
+ * --list-scripts of this running collector. */
+static void write_runtime(ingest_t *self, const char *path, uint64_t t)
+{
+    enum { MAX = 256 };
+    script_info_t *all = calloc((size_t)MAX * 2, sizeof *all);
+    if (!all)
+        return;
+    script_info_t *one = all + MAX;
+    int n = 0;
+    for (int w = 0; w < self->cfg.n_workers; w++) {
+        int k = worker_list_scripts(self->cfg.workers[w], one, MAX);
+        for (int i = 0; i < k; i++) {
+            int j = 0;
+            while (j < n && (strcmp(all[j].subdir, one[i].subdir) != 0 ||
+                             strcmp(all[j].key, one[i].key) != 0))
+                j++;
+            if (j == n) {
+                if (n == MAX)
+                    continue;
+                all[n++] = one[i];
+            } else {
+                all[j].calls += one[i].calls;
+                all[j].errors += one[i].errors;
+                all[j].seconds += one[i].seconds;
+            }
+        }
+    }
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f) {
+        fprintf(f, "# pid %d time %" PRIu64 " queue_full %" PRIu64 "\n", (int)getpid(),
+                (uint64_t)(t / 1000000000ull), self->st.queue_full);
+        for (int i = 0; i < n; i++)
+            fprintf(f, "%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%.6f\n", all[i].subdir, all[i].key,
+                    all[i].calls, all[i].errors, all[i].seconds);
+        fclose(f);
+        rename(tmp, path);
+    }
+    free(all);
+}
+
 /* Once a second: liveness, flows/s, status file. */
 static void every_second(ingest_t *self, uint64_t t)
 {
@@ -438,6 +482,8 @@ static void every_second(ingest_t *self, uint64_t t)
         }
     }
     registry_publish(r, t);
+    if (self->cfg.runtime_path && (t / 1000000000ull) % 2 == 0)
+        write_runtime(self, self->cfg.runtime_path, t);
     if (self->cfg.status_path) {
         char tmp[1024];
         snprintf(tmp, sizeof tmp, "%s.tmp", self->cfg.status_path);

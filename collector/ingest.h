@@ -27,6 +27,8 @@ typedef struct ingest_config {
     uint32_t probe_timeout_s;    /* silent longer = down (default 30) */
     uint32_t summary_interval_s; /* periodic summary on stderr; 0 = none */
     const char *status_path;     /* JSON status file rewritten every second, or NULL */
+    const char *runtime_path;    /* per-script counters of the workers (for --list-scripts),
+                                    rewritten every 2 s, or NULL */
     volatile sig_atomic_t *stop; /* set by signal handlers */
     volatile sig_atomic_t *reload;
     /* Optional: writes more `"name":{...}` members into the status JSON. */

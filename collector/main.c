@@ -372,20 +372,86 @@ static void fill_engine_config(const options_t *o, engine_config_t *ec, char *cf
     ec->local_networks = o->local_networks;
 }
 
-/* --list-scripts: one engine, as a worker would build it. */
+/* Counters a running collector wrote to <data-dir>/scripts_runtime.tsv. */
+typedef struct runtime_rows {
+    int n;
+    struct {
+        char subdir[16], key[128];
+        unsigned long long calls, errors;
+        double seconds;
+    } row[512];
+    int pid;
+    long long time;
+    unsigned long long queue_full;
+} runtime_rows_t;
+
+static int runtime_lookup(void *ctx, const char *subdir, const char *key, uint64_t *calls,
+                          uint64_t *errors, double *seconds)
+{
+    const runtime_rows_t *rt = ctx;
+    for (int i = 0; i < rt->n; i++)
+        if (strcmp(rt->row[i].subdir, subdir) == 0 && strcmp(rt->row[i].key, key) == 0) {
+            *calls = rt->row[i].calls;
+            *errors = rt->row[i].errors;
+            *seconds = rt->row[i].seconds;
+            return 1;
+        }
+    return 0;
+}
+
+/* Loads the runtime file of a collector that is still running; 0 when there is one. */
+static int runtime_load(const char *data_dir, runtime_rows_t *rt)
+{
+    char path[1024], line[512];
+    snprintf(path, sizeof path, "%s/scripts_runtime.tsv", data_dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    memset(rt, 0, sizeof *rt);
+    if (!fgets(line, sizeof line, f) ||
+        sscanf(line, "# pid %d time %lld queue_full %llu", &rt->pid, &rt->time,
+               &rt->queue_full) != 3 ||
+        rt->pid <= 0 || kill(rt->pid, 0) != 0) {
+        fclose(f);
+        return -1;
+    }
+    while (rt->n < 512 && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%15[^\t]\t%127[^\t]\t%llu\t%llu\t%lf", rt->row[rt->n].subdir,
+                   rt->row[rt->n].key, &rt->row[rt->n].calls, &rt->row[rt->n].errors,
+                   &rt->row[rt->n].seconds) == 5)
+            rt->n++;
+    }
+    fclose(f);
+    return 0;
+}
+
+/* --list-scripts: one engine, as a worker would build it; the counters of a running
+ * collector using the same data directory replace the engine's own. */
 static int list_scripts(const options_t *o)
 {
     engine_config_t ec;
     char cfgpath[1024];
     fill_engine_config(o, &ec, cfgpath, sizeof cfgpath);
     ec.subdir_mask = 0;
+    ec.preload_name = "zflow_syslog"; /* so syslog scripts load; they are not run here */
+    ec.preload_open = syslog_dispatch_lua_open;
+    ec.preload_ctx = NULL;
     char err[256];
     script_engine_t *e = script_engine_new(&ec, err, sizeof err);
     if (!e) {
         fprintf(stderr, "zflow-collector: %s\n", err);
         return 1;
     }
-    script_engine_print_list(e, stdout, o->json);
+    runtime_rows_t *rt = calloc(1, sizeof *rt);
+    int live = rt && runtime_load(o->data_dir, rt) == 0;
+    script_engine_print_list_runtime(e, stdout, o->json, live ? runtime_lookup : NULL, rt);
+    if (live && !o->json)
+        printf("counters of the flow scripts: zflow-collector pid %d, %lld s ago; batches "
+               "refused because a worker queue was full: %llu\n",
+               rt->pid, (long long)time(NULL) - rt->time, rt->queue_full);
+    else if (!o->json)
+        printf("no running collector uses %s: counters are this listing's own\n", o->data_dir);
+    free(rt);
     script_engine_destroy(&e);
     return 0;
 }
@@ -435,7 +501,7 @@ int main(int argc, char **argv)
     syslog_dispatch_t *sysd = NULL;
     syslog_listener_t *syslog = NULL;
     scheduler_t *sched = NULL;
-    char cfgpath[1024], dbpath[1024];
+    char cfgpath[1024], dbpath[1024], runtime_path[1024];
 
     if (!nets)
         goto out;
@@ -506,6 +572,8 @@ int main(int argc, char **argv)
     ic.probe_timeout_s = (uint32_t)o.probe_timeout_s;
     ic.summary_interval_s = (uint32_t)o.summary_interval_s;
     ic.status_path = o.status_file;
+    snprintf(runtime_path, sizeof runtime_path, "%s/scripts_runtime.tsv", o.data_dir);
+    ic.runtime_path = runtime_path;
     ic.stop = &stop_requested;
     ic.reload = &reload_requested;
     if (o.n_syslog) {

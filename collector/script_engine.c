@@ -1718,7 +1718,24 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void print_json_script(FILE *f, const script_t *s)
+/* Counters of a running collector that replace the engine's own in a listing. */
+typedef struct runtime_lookup {
+    script_runtime_fn fn;
+    void *ctx;
+} runtime_lookup_t;
+
+static int runtime_counters(const runtime_lookup_t *rt, const script_t *s, uint64_t *calls,
+                            uint64_t *errors, double *seconds)
+{
+    if (rt && rt->fn && rt->fn(rt->ctx, subdir_names[s->subdir], s->key, calls, errors, seconds))
+        return 1;
+    *calls = sum64(s->calls);
+    *errors = sum64(s->errors);
+    *seconds = (double)sum64(s->ns) / 1e9;
+    return 0;
+}
+
+static void print_json_script(FILE *f, const script_t *s, const runtime_lookup_t *rt)
 {
     fputs("{\"subdir\":", f);
     json_string(f, subdir_names[s->subdir]);
@@ -1748,9 +1765,11 @@ static void print_json_script(FILE *f, const script_t *s)
     size_t cl = strlen(s->config_json);
     int truncated = cl >= 3 && strcmp(s->config_json + cl - 3, "...") == 0;
     fprintf(f, ",\"config\":%s", s->loaded && cl && !truncated ? s->config_json : "null");
-    fprintf(f, ",\"calls\":%llu,\"errors\":%llu,\"seconds\":%.6f,\"per_hook\":{",
-            (unsigned long long)sum64(s->calls), (unsigned long long)sum64(s->errors),
-            (double)sum64(s->ns) / 1e9);
+    uint64_t calls, errors;
+    double secs;
+    int live = runtime_counters(rt, s, &calls, &errors, &secs);
+    fprintf(f, ",\"calls\":%llu,\"errors\":%llu,\"seconds\":%.6f,\"live\":%s,\"per_hook\":{",
+            (unsigned long long)calls, (unsigned long long)errors, secs, live ? "true" : "false");
     n = 0;
     int n_names = 0;
     while (names[n_names])
@@ -1769,28 +1788,40 @@ static void print_json_script(FILE *f, const script_t *s)
 
 void script_engine_print_list(const script_engine_t *self, FILE *out, int json)
 {
+    script_engine_print_list_runtime(self, out, json, NULL, NULL);
+}
+
+void script_engine_print_list_runtime(const script_engine_t *self, FILE *out, int json,
+                                      script_runtime_fn fn, void *ctx)
+{
     const vm_t *vm = self ? self->vm : NULL;
     int n = vm ? vm->n_scripts : 0;
+    runtime_lookup_t rt = {fn, ctx};
     if (json) {
         fputs("[", out);
         for (int i = 0; i < n; i++) {
             fputs(i ? ",\n " : "\n ", out);
-            print_json_script(out, &vm->scripts[i]);
+            print_json_script(out, &vm->scripts[i], &rt);
         }
         fputs(n ? "\n]\n" : "]\n", out);
         return;
     }
     fprintf(out, "%-9s %-28s %-3s %-40s %10s %8s %10s  %s\n", "SUBDIR", "KEY", "ON", "HOOKS",
             "CALLS", "ERRORS", "TIME_MS", "CONFIG / WHY NOT");
+    uint64_t total_calls = 0, total_errors = 0;
     for (int i = 0; i < n; i++) {
         const script_t *s = &vm->scripts[i];
+        uint64_t calls, errors;
+        double secs;
+        runtime_counters(&rt, s, &calls, &errors, &secs);
+        total_calls += calls;
+        total_errors += errors;
         fprintf(out, "%-9s %-28s %-3s %-40s %10llu %8llu %10.3f  %s%s%s\n", subdir_names[s->subdir],
                 s->key, s->runnable ? "yes" : "no", s->hooks[0] ? s->hooks : "-",
-                (unsigned long long)sum64(s->calls), (unsigned long long)sum64(s->errors),
-                (double)sum64(s->ns) / 1e6, s->loaded ? s->config_json : "",
-                s->loaded && s->why_not[0] ? "  " : "", s->why_not);
+                (unsigned long long)calls, (unsigned long long)errors, secs * 1e3,
+                s->loaded ? s->config_json : "", s->loaded && s->why_not[0] ? "  " : "",
+                s->why_not);
     }
-    fprintf(out, "%d scripts, %llu calls, %llu errors\n", n,
-            (unsigned long long)(self ? self->calls : 0),
-            (unsigned long long)(self ? self->errors : 0));
+    fprintf(out, "%d scripts, %llu calls, %llu errors\n", n, (unsigned long long)total_calls,
+            (unsigned long long)total_errors);
 }

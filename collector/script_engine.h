@@ -210,4 +210,13 @@ void script_engine_get_stats(const script_engine_t *self, script_engine_stats_t 
  * objects (with per-hook counters). */
 void script_engine_print_list(const script_engine_t *self, FILE *out, int json);
 
+/* Counters a running collector recorded for a script: returns 1 and sets them when known. */
+typedef int (*script_runtime_fn)(void *ctx, const char *subdir, const char *key,
+                                 uint64_t *calls, uint64_t *errors, double *seconds);
+
+/* script_engine_print_list() with each script's calls, errors and time taken from `fn` when it
+ * knows them (JSON: "live": true), else from this engine. */
+void script_engine_print_list_runtime(const script_engine_t *self, FILE *out, int json,
+                                      script_runtime_fn fn, void *ctx);
+
 #endif

@@ -316,7 +316,10 @@ static void flush_all(syslog_dispatch_t *self, int only_old)
 
 static syslog_dispatch_t *api_self(lua_State *L)
 {
-    return lua_touserdata(L, lua_upvalueindex(1));
+    syslog_dispatch_t *self = lua_touserdata(L, lua_upvalueindex(1));
+    if (!self)
+        luaL_error(L, "zflow_syslog is only available to syslog scripts of a running collector");
+    return self;
 }
 
 static const char *api_source(lua_State *L)
@@ -595,7 +598,7 @@ static const luaL_Reg syslog_api[] = {
 
 /* package.preload["zflow_syslog"]: the table above, each function with the dispatcher as
  * upvalue. */
-static int luaopen_zflow_syslog(void *state)
+int syslog_dispatch_lua_open(void *state)
 {
     lua_State *L = state;
     void *self = lua_touserdata(L, lua_upvalueindex(1));
@@ -743,7 +746,7 @@ syslog_dispatch_t *syslog_dispatch_new(const syslog_dispatch_config_t *cfg, char
     ec.host.release_alert = host_release_alert;
     ec.host.is_engaged = host_is_engaged;
     ec.preload_name = "zflow_syslog";
-    ec.preload_open = luaopen_zflow_syslog;
+    ec.preload_open = syslog_dispatch_lua_open;
     ec.preload_ctx = self;
     self->engine = script_engine_new(&ec, err, errlen);
     if (!self->engine) goto fail;

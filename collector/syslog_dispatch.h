@@ -55,6 +55,10 @@ void syslog_dispatch_deliver(void *ctx, const char *raw, size_t len, const syslo
  * ingest. 0, or -1 on timeout. */
 int syslog_dispatch_sync(syslog_dispatch_t *self, int timeout_ms);
 
+/* The "zflow_syslog" Lua module opener (engine_config_t.preload_open); its upvalue is the
+ * dispatcher, or NULL in an engine that only lists scripts (the functions then raise). */
+int syslog_dispatch_lua_open(void *lua_state);
+
 void syslog_dispatch_get_stats(syslog_dispatch_t *self, syslog_dispatch_stats_t *out);
 
 /* Writes `"syslog":{...}` (counters and the per-source table) for the status JSON. */
