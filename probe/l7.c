@@ -8,14 +8,19 @@
 
 /* Packets fed to nDPI before detection is given up, per transport. nDPI decides almost every
  * protocol it knows within the first few packets of each direction; flows it cannot classify
- * would otherwise eat the budget (measured on generated__big-mix x10: 32/16/8 cost 2x the
- * nDPI time of 16/8/4 for the same protocol verdicts). */
-#define L7_BUDGET_TCP 16
-#define L7_BUDGET_UDP 8
+ * would otherwise eat the budget (measured on generated__big-mix: 32/16/8 cost twice the nDPI
+ * time of 16/8/4, and 12/6/4 gives the same protocol names on all but a handful of its 8000
+ * flows). */
+#define L7_BUDGET_TCP 12
+#define L7_BUDGET_UDP 6
 #define L7_BUDGET_OTHER 4
+
+#define L7_POOL_MAX 1024 /* finished per-flow states kept for reuse (avoids malloc churn) */
 
 struct l7 {
     struct ndpi_detection_module_struct *ndpi;
+    struct l7_state *pool;   /* reusable states, chained through `next` */
+    unsigned pool_n;
     uint64_t packets;        /* packets given to nDPI */
     uint64_t flows_done;     /* detections finished (known, extra dissection over or budget) */
     uint64_t budget_hits;    /* detections ended by the packet budget */
@@ -23,6 +28,8 @@ struct l7 {
 
 struct l7_state {
     struct ndpi_flow_struct *nf;
+    struct l7_state *next;   /* in the pool */
+    l7_t *owner;
     uint16_t packets;
 };
 
@@ -48,6 +55,12 @@ void l7_destroy(l7_t **self)
 {
     if (!self || !*self)
         return;
+    while ((*self)->pool) {
+        struct l7_state *st = (*self)->pool;
+        (*self)->pool = st->next;
+        ndpi_flow_free(st->nf); /* its members were freed when it entered the pool */
+        free(st);
+    }
     if ((*self)->ndpi)
         ndpi_exit_detection_module((*self)->ndpi);
     free(*self);
@@ -71,9 +84,18 @@ void l7_release(flow_t *flow)
     struct l7_state *st = flow->l7_state;
     if (!st)
         return;
+    flow->l7_state = NULL;
+    l7_t *owner = st->owner;
+    if (owner->pool_n < L7_POOL_MAX) {
+        ndpi_free_flow_data(st->nf); /* what nDPI allocated inside; the struct is reused */
+        memset(st->nf, 0, SIZEOF_FLOW_STRUCT);
+        st->next = owner->pool;
+        owner->pool = st;
+        owner->pool_n++;
+        return;
+    }
     ndpi_free_flow(st->nf);
     free(st);
-    flow->l7_state = NULL;
 }
 
 /* Copies nDPI's verdict into flow->l7 (allocated with room for the server name). */
@@ -113,15 +135,24 @@ int l7_process(l7_t *self, flow_t *flow, const packet_t *pkt)
         return 0;
     struct l7_state *st = flow->l7_state;
     if (!st) {
-        st = calloc(1, sizeof *st);
-        if (!st)
-            goto fail;
-        st->nf = ndpi_flow_malloc(SIZEOF_FLOW_STRUCT);
-        if (!st->nf) {
-            free(st);
-            goto fail;
+        if (self->pool) {
+            st = self->pool;
+            self->pool = st->next;
+            self->pool_n--;
+        } else {
+            st = calloc(1, sizeof *st);
+            if (!st)
+                goto fail;
+            st->nf = ndpi_flow_malloc(SIZEOF_FLOW_STRUCT);
+            if (!st->nf) {
+                free(st);
+                goto fail;
+            }
         }
         memset(st->nf, 0, SIZEOF_FLOW_STRUCT);
+        st->next = NULL;
+        st->owner = self;
+        st->packets = 0;
         flow->l7_state = st;
     }
     uint16_t len = pkt->l3_len > 65535 ? 65535 : (uint16_t)pkt->l3_len;
@@ -180,11 +211,24 @@ const char *l7_category_name(l7_t *self, uint16_t category)
 
 const char *l7_full_name(l7_t *self, uint16_t master, uint16_t app, char *buf, size_t size)
 {
-    ndpi_protocol p;
-    memset(&p, 0, sizeof p);
-    p.master_protocol = master;
-    p.app_protocol = app;
-    if (!ndpi_protocol2name(self->ndpi, p, buf, (u_int)size))
-        snprintf(buf, size, "Unknown");
+    /* nDPI's "Master.App" (just one name when they are the same or one is unknown), built
+     * without ndpi_protocol2name()'s snprintf: it runs for every exported flow event */
+    const char *m = master ? l7_proto_id_name(self, master) : NULL;
+    const char *a = app ? l7_proto_id_name(self, app) : NULL;
+    if (m && a && master != app) {
+        size_t ml = strlen(m), al = strlen(a);
+        if (ml + 1 + al < size) {
+            memcpy(buf, m, ml);
+            buf[ml] = '.';
+            memcpy(buf + ml + 1, a, al + 1);
+            return buf;
+        }
+    }
+    const char *one = a ? a : m ? m : "Unknown";
+    size_t n = strlen(one);
+    if (n >= size)
+        n = size - 1;
+    memcpy(buf, one, n);
+    buf[n] = '\0';
     return buf;
 }
