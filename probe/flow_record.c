@@ -88,12 +88,20 @@ void flow_record_fill(flow_record_t *r, const flow_t *f, enum flow_event ev,
         m->l7_category = (char *)"Unspecified";
     }
 
+    if (d && d->community_id[0])
+        m->community_id = (char *)d->community_id;
+    else if (flow_community_id(f, r->community_id) == 0)
+        m->community_id = r->community_id;
+}
+
+int flow_community_id(const flow_t *f, char *out)
+{
+    const flow_key_t *k = &f->key;
     uint16_t sport = k->cli_port, dport = k->srv_port;
     int one_way = 0;
-    if (icmp)
+    if (k->l4_proto == PROTO_ICMP || k->l4_proto == PROTO_ICMPV6)
         one_way = community_id_icmp_ports(k->ip_version, f->icmp_type, f->icmp_code, &sport,
                                           &dport);
-    if (community_id_v1(0, k->ip_version, k->cli_ip, k->srv_ip, k->l4_proto, sport, dport,
-                        one_way, r->community_id) == 0)
-        m->community_id = r->community_id;
+    return community_id_v1(0, k->ip_version, k->cli_ip, k->srv_ip, k->l4_proto, sport, dport,
+                           one_way, out);
 }

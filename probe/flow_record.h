@@ -14,6 +14,9 @@ typedef struct flow_record {
     char proto_name[64];
 } flow_record_t;
 
+/* Writes the flow's Community ID v1 (seed 0) into out (COMMUNITY_ID_LEN bytes); 0 or -1. */
+int flow_community_id(const flow_t *flow, char *out);
+
 /* Fills r->msg from `flow` for event `ev` (and `reason` on END). Byte and string fields point
  * into `flow`, `r` or static storage: valid until `flow` changes. `l7` may be NULL. */
 void flow_record_fill(flow_record_t *r, const flow_t *flow, enum flow_event ev,

@@ -1,6 +1,8 @@
 /* l7: application protocol detection with nDPI (Debian's libndpi 4.2). */
 #include "l7.h"
 
+#include "flow_record.h"
+
 #include <ndpi/ndpi_api.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,9 +106,12 @@ static int l7_store(l7_t *self, flow_t *flow, ndpi_protocol proto)
     struct ndpi_flow_struct *nf = flow->l7_state->nf;
     const char *name = nf->host_server_name;
     size_t nlen = strnlen(name, sizeof nf->host_server_name);
+    int had = flow->l7 != NULL;
     flow_l7_t *res = realloc(flow->l7, sizeof *res + nlen + 1);
     if (!res)
         return -1;
+    if (!had && flow_community_id(flow, res->community_id) != 0)
+        res->community_id[0] = '\0';
     res->master_id = proto.master_protocol;
     res->app_id = proto.app_protocol;
     res->category_id = (uint16_t)proto.category;
