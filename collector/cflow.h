@@ -9,6 +9,7 @@ struct iface; /* the probe interface or local packet interface the flow belongs 
 /* cflow_t.hook_state bits */
 #define CFLOW_PROTO_DETECTED 0x01 /* protocolDetected has run */
 #define CFLOW_ENDED 0x02          /* flowEnd has run */
+#define CFLOW_PD_SKIPPED 0x04     /* updated before L7 was known: protocolDetected never runs */
 
 /* Rarely present details, out of line. */
 typedef struct cflow_extra {

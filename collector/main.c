@@ -659,6 +659,7 @@ int main(int argc, char **argv)
                     "%d syslog endpoints, data in %s\n",
             ZFLOW_VERSION, o.workers, o.n_listen, n_pifs, o.n_syslog, o.data_dir);
     ingest_run(ing, batch_mode);
+    scheduler_destroy(&sched); /* it reads the packet interfaces destroyed below */
     capture_stop = 1;
     ingest_finish(ing);
     for (int i = 0; i < n_pifs; i++)

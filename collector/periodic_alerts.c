@@ -10,17 +10,17 @@
 
 typedef struct entry {
     periodic_alert_t a;
-    struct entry *next;          /* same key bucket */
-    struct entry *src_next;      /* same source bucket */
+    struct entry *next;     /* same key bucket */
+    struct entry *src_next; /* same source bucket */
     uint64_t hash, src_hash;
     size_t keylen;
-    char *key;                   /* "entity\0value\0type\0script\0" then subdir\0 source\0 */
+    char *key; /* "entity\0value\0type\0script\0" then subdir\0 source\0 */
     char *message;
 } entry_t;
 
 struct periodic_alerts {
     entry_t **buckets, **src_buckets;
-    size_t nbuckets;             /* power of two */
+    size_t nbuckets; /* power of two */
     size_t count, cap;
     uint64_t refused;
 };
@@ -39,8 +39,7 @@ static char *make_key(const char *e, const char *v, const char *t, const char *s
 {
     size_t le = strlen(e) + 1, lv = strlen(v) + 1, lt = strlen(t) + 1, ls = strlen(s) + 1;
     char *k = malloc(le + lv + lt + ls + extra);
-    if (!k)
-        return NULL;
+    if (!k) return NULL;
     char *p = k;
     memcpy(p, e, le);
     p += le;
@@ -56,8 +55,7 @@ static char *make_key(const char *e, const char *v, const char *t, const char *s
 periodic_alerts_t *periodic_alerts_new(size_t cap)
 {
     periodic_alerts_t *self = calloc(1, sizeof *self);
-    if (!self)
-        return NULL;
+    if (!self) return NULL;
     self->cap = cap ? cap : DEFAULT_CAP;
     self->nbuckets = 64;
     while (self->nbuckets < self->cap / 4)
@@ -80,8 +78,7 @@ static void entry_free(entry_t *e)
 
 void periodic_alerts_destroy(periodic_alerts_t **pself)
 {
-    if (!pself || !*pself)
-        return;
+    if (!pself || !*pself) return;
     periodic_alerts_t *self = *pself;
     for (size_t i = 0; self->buckets && i < self->nbuckets; i++) {
         entry_t *e = self->buckets[i];
@@ -97,12 +94,10 @@ void periodic_alerts_destroy(periodic_alerts_t **pself)
     *pself = NULL;
 }
 
-static entry_t *find(const periodic_alerts_t *self, const char *key, size_t keylen,
-                     uint64_t h)
+static entry_t *find(const periodic_alerts_t *self, const char *key, size_t keylen, uint64_t h)
 {
     for (entry_t *e = self->buckets[h & (self->nbuckets - 1)]; e; e = e->next)
-        if (e->hash == h && e->keylen == keylen && memcmp(e->key, key, keylen) == 0)
-            return e;
+        if (e->hash == h && e->keylen == keylen && memcmp(e->key, key, keylen) == 0) return e;
     return NULL;
 }
 
@@ -111,13 +106,11 @@ static void unlink_entry(periodic_alerts_t *self, entry_t *e)
     entry_t **pp = &self->buckets[e->hash & (self->nbuckets - 1)];
     while (*pp && *pp != e)
         pp = &(*pp)->next;
-    if (*pp)
-        *pp = e->next;
+    if (*pp) *pp = e->next;
     pp = &self->src_buckets[e->src_hash & (self->nbuckets - 1)];
     while (*pp && *pp != e)
         pp = &(*pp)->src_next;
-    if (*pp)
-        *pp = e->src_next;
+    if (*pp) *pp = e->src_next;
     self->count--;
 }
 
@@ -164,8 +157,7 @@ static entry_t *add(periodic_alerts_t *self, const char *entity, const char *val
 static void set_message(entry_t *e, const char *msg)
 {
     char *m = strdup(msg ? msg : "");
-    if (!m)
-        return; /* keep the previous one */
+    if (!m) return; /* keep the previous one */
     free(e->message);
     e->message = m;
     e->a.message = m;
@@ -186,8 +178,7 @@ int periodic_alerts_trigger(periodic_alerts_t *self, const alert_t *a, granulari
     if (!e) {
         e = add(self, a->entity, a->entity_value, a->alert_type, a->script_key,
                 a->subdir ? a->subdir : "", source ? source : "");
-        if (!e)
-            return -1;
+        if (!e) return -1;
         e->a.tstamp = a->tstamp;
     }
     e->a.gran_mask |= 1u << g;
@@ -204,8 +195,7 @@ void periodic_alerts_forget(periodic_alerts_t *self, const char *entity, const c
 {
     size_t keylen;
     char *key = make_key(entity, value, type, script_key, 0, &keylen);
-    if (!key)
-        return;
+    if (!key) return;
     entry_t *e = find(self, key, keylen, hash_bytes(key, keylen));
     free(key);
     if (e) {
@@ -220,8 +210,7 @@ void periodic_alerts_each_of(periodic_alerts_t *self, const char *source,
     size_t len = strlen(source);
     uint64_t h = hash_bytes(source, len);
     for (entry_t *e = self->src_buckets[h & (self->nbuckets - 1)]; e; e = e->src_next)
-        if (e->src_hash == h && strcmp(e->a.source, source) == 0)
-            fn(ctx, &e->a);
+        if (e->src_hash == h && strcmp(e->a.source, source) == 0) fn(ctx, &e->a);
 }
 
 void periodic_alerts_touch(periodic_alerts_t *self, const char *source, granularity_t g,
@@ -230,8 +219,7 @@ void periodic_alerts_touch(periodic_alerts_t *self, const char *source, granular
     size_t len = strlen(source);
     uint64_t h = hash_bytes(source, len);
     for (entry_t *e = self->src_buckets[h & (self->nbuckets - 1)]; e; e = e->src_next)
-        if (e->src_hash == h && strcmp(e->a.source, source) == 0 &&
-            (e->a.gran_mask & (1u << g)))
+        if (e->src_hash == h && strcmp(e->a.source, source) == 0 && (e->a.gran_mask & (1u << g)))
             e->a.last_round[g] = round;
 }
 
@@ -247,8 +235,7 @@ int periodic_alerts_end_round(periodic_alerts_t *self, granularity_t g, uint64_t
             if ((e->a.gran_mask & bit) && e->a.last_round[g] != round) {
                 e->a.gran_mask &= ~bit;
                 if (!e->a.gran_mask) {
-                    if (release)
-                        release(ctx, &e->a);
+                    if (release) release(ctx, &e->a);
                     unlink_entry(self, e);
                     entry_free(e);
                     released++;
@@ -277,8 +264,7 @@ static const char *col_text(sqlite3_stmt *q, int i)
 }
 
 int periodic_alerts_load(periodic_alerts_t *self, const char *db_path,
-                         unsigned (*mask_of)(void *ctx, const char *subdir,
-                                             const char *script_key),
+                         unsigned (*mask_of)(void *ctx, const char *subdir, const char *script_key),
                          void *ctx, char *err, size_t errlen)
 {
     static const char sql[] =
@@ -291,16 +277,13 @@ int periodic_alerts_load(periodic_alerts_t *self, const char *db_path,
     sqlite3_stmt *q = NULL;
     int n = 0;
     FILE *probe = fopen(db_path, "rb");
-    if (!probe)
-        return 0;
+    if (!probe) return 0;
     fclose(probe);
     int rc = sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL);
-    if (rc != SQLITE_OK)
-        goto fail;
+    if (rc != SQLITE_OK) goto fail;
     sqlite3_busy_timeout(db, 5000);
     rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
-    if (rc != SQLITE_OK)
-        goto fail;
+    if (rc != SQLITE_OK) goto fail;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         const char *subdir = col_text(q, 4), *value = col_text(q, 1);
         const char *script = col_text(q, 3);
@@ -308,8 +291,7 @@ int periodic_alerts_load(periodic_alerts_t *self, const char *db_path,
         periodic_alerts_source(source, sizeof source, subdir, value);
         int g = granularity_parse((const char *)sqlite3_column_text(q, 10));
         unsigned mask = g >= 0 ? 1u << g : (mask_of ? mask_of(ctx, subdir, script) : 0);
-        if (!mask)
-            mask = (1u << GRAN_COUNT) - 1;
+        if (!mask) mask = (1u << GRAN_COUNT) - 1;
         alert_t a = {
             .entity = col_text(q, 0),
             .entity_value = value,
@@ -322,8 +304,7 @@ int periodic_alerts_load(periodic_alerts_t *self, const char *db_path,
             .message = col_text(q, 9),
             .kind = ALERT_ENGAGED,
         };
-        if (periodic_alerts_trigger(self, &a, GRAN_MIN, 0, source) != 0)
-            continue;
+        if (periodic_alerts_trigger(self, &a, GRAN_MIN, 0, source) != 0) continue;
         size_t keylen;
         char *key = make_key(a.entity, a.entity_value, a.alert_type, a.script_key, 0, &keylen);
         entry_t *e = key ? find(self, key, keylen, hash_bytes(key, keylen)) : NULL;
@@ -334,8 +315,7 @@ int periodic_alerts_load(periodic_alerts_t *self, const char *db_path,
             n++;
         }
     }
-    if (rc != SQLITE_DONE)
-        goto fail;
+    if (rc != SQLITE_DONE) goto fail;
     sqlite3_finalize(q);
     sqlite3_close(db);
     return n;
@@ -351,8 +331,7 @@ char *periodic_alerts_tag_json(const char *json, const char *granularity)
     const char *p = json ? json : "{}";
     while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
         p++;
-    if (*p != '{')
-        return strdup(json ? json : "{}");
+    if (*p != '{') return strdup(json ? json : "{}");
     const char *rest = p + 1;
     const char *q = rest;
     while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
@@ -360,8 +339,7 @@ char *periodic_alerts_tag_json(const char *json, const char *granularity)
     int empty = *q == '}';
     size_t n = strlen(granularity) + strlen(rest) + 32;
     char *out = malloc(n);
-    if (!out)
-        return NULL;
+    if (!out) return NULL;
     snprintf(out, n, "{\"granularity\":\"%s\"%s%s", granularity, empty ? "" : ",", rest);
     return out;
 }

@@ -18,13 +18,13 @@ typedef struct periodic_alerts periodic_alerts_t;
 typedef struct periodic_alert {
     const char *entity, *entity_value, *alert_type, *script_key; /* the engaged-alert key */
     const char *subdir;
-    const char *source;          /* the entity the round was iterating when it was triggered,
-                                    "<subdir>|<entity_value>" (see periodic_alerts_source) */
-    unsigned gran_mask;          /* bit per granularity whose rounds keep it engaged */
+    const char *source;              /* the entity the round was iterating when it was triggered,
+                                        "<subdir>|<entity_value>" (see periodic_alerts_source) */
+    unsigned gran_mask;              /* bit per granularity whose rounds keep it engaged */
     uint64_t last_round[GRAN_COUNT]; /* round number of its latest trigger, per granularity */
-    int64_t tstamp, last_seen;   /* first and latest trigger, seconds */
+    int64_t tstamp, last_seen;       /* first and latest trigger, seconds */
     int severity, score;
-    const char *message;         /* of the latest trigger */
+    const char *message; /* of the latest trigger */
 } periodic_alert_t;
 
 /* At most `cap` alerts (0 = 65536). NULL on failure. */
@@ -65,8 +65,7 @@ uint64_t periodic_alerts_refused(const periodic_alerts_t *self);
  * script_key) gives the granularities (0 = every one). Their source is
  * "<subdir>|<entity_value>". Returns the number loaded, or -1 with err. */
 int periodic_alerts_load(periodic_alerts_t *self, const char *db_path,
-                         unsigned (*mask_of)(void *ctx, const char *subdir,
-                                             const char *script_key),
+                         unsigned (*mask_of)(void *ctx, const char *subdir, const char *script_key),
                          void *ctx, char *err, size_t errlen);
 
 /* The JSON details text with "granularity":"<g>" as first member when `json` is an object

@@ -14,8 +14,7 @@ const char *granularity_name(granularity_t g)
 int granularity_parse(const char *name)
 {
     for (int g = 0; name && g < GRAN_COUNT; g++)
-        if (strcmp(name, names[g]) == 0)
-            return g;
+        if (strcmp(name, names[g]) == 0) return g;
     return -1;
 }
 
@@ -47,8 +46,7 @@ int64_t round_timer_next_ms(const round_timer_t *self)
 {
     int64_t t = self->next_due_ms[0];
     for (int g = 1; g < GRAN_COUNT; g++)
-        if (self->next_due_ms[g] < t)
-            t = self->next_due_ms[g];
+        if (self->next_due_ms[g] < t) t = self->next_due_ms[g];
     return t;
 }
 
@@ -62,8 +60,7 @@ int round_timer_take(round_timer_t *self, int64_t now_ms, round_due_t *out)
             self->next_due_ms[g] = granularity_next_boundary_ms((granularity_t)g, now_ms);
             continue;
         }
-        if (now_ms < due)
-            continue;
+        if (now_ms < due) continue;
         /* one late round stands for every boundary passed since `due` */
         uint64_t skipped = (uint64_t)((now_ms - due) / p);
         out[n].g = (granularity_t)g;

@@ -33,10 +33,10 @@ typedef struct round_timer {
 /* One round to run now. */
 typedef struct round_due {
     granularity_t g;
-    int64_t due_ms;                  /* the boundary it was due at (the first one passed) */
-    int64_t late_ms;                 /* now - due_ms */
-    uint64_t missed;                 /* later boundaries also passed: they get no round of
-                                        their own */
+    int64_t due_ms;  /* the boundary it was due at (the first one passed) */
+    int64_t late_ms; /* now - due_ms */
+    uint64_t missed; /* later boundaries also passed: they get no round of
+                        their own */
 } round_due_t;
 
 /* Arms every granularity for its next boundary after now_ms. */

@@ -22,28 +22,58 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define POLL_MS         100   /* longest sleep of the loop (stop flag, SNMP results) */
-#define LATE_MS         1000  /* a round that starts later than this after its boundary is late */
-#define REQUEST_MAX     256   /* control request bytes */
-#define TRACKED_CAP     65536 /* engaged periodic alerts tracked for the auto-release */
-#define TOP_L7          10    /* protocols in entity_info.top_l7 */
-#define SNMP_QUEUE_CAP  1024  /* snapshots waiting for the scheduler thread */
-#define SYNC_MS         10000 /* wait for a round's alerts to be committed */
+#define POLL_MS               100 /* longest sleep of the loop (stop flag, SNMP results) */
+#define LATE_MS               1000 /* a round that starts later than this after its boundary is late */
+#define REQUEST_MAX           256   /* control request bytes */
+#define TRACKED_CAP           65536 /* engaged periodic alerts tracked for the auto-release */
+#define TOP_L7                10    /* protocols in entity_info.top_l7 */
+#define SNMP_QUEUE_CAP        1024  /* snapshots waiting for the scheduler thread */
+#define SYNC_MS               10000 /* wait for a round's alerts to be committed */
+#define CONNECT_MS            5000  /* control client: wait for the connection */
 #define DEFAULT_PROBE_STATS_S 5
 
 /* ---------------------------------------------------------------- snapshots of entities */
 
 enum {
-    IF_BYTES, IF_PACKETS, IF_FLOWS_NEW, IF_FLOWS_ENDED, IF_FLOW_EVENTS, IF_HOOK_CALLS,
-    IF_CAPTURE_PACKETS, IF_CAPTURE_BYTES, IF_CAPTURE_RECEIVED, IF_DROPS, IF_LOST, IF_MESSAGES,
-    IF_DUPLICATES, IF_EXPORT_DROPPED_BATCHES, IF_EXPORT_DROPPED_FLOWS, IF_DECODE_ERRORS,
-    IF_EVICTIONS, IF_RESTARTS, IF_N
+    IF_BYTES,
+    IF_PACKETS,
+    IF_FLOWS_NEW,
+    IF_FLOWS_ENDED,
+    IF_FLOW_EVENTS,
+    IF_HOOK_CALLS,
+    IF_CAPTURE_PACKETS,
+    IF_CAPTURE_BYTES,
+    IF_CAPTURE_RECEIVED,
+    IF_DROPS,
+    IF_LOST,
+    IF_MESSAGES,
+    IF_DUPLICATES,
+    IF_EXPORT_DROPPED_BATCHES,
+    IF_EXPORT_DROPPED_FLOWS,
+    IF_DECODE_ERRORS,
+    IF_EVICTIONS,
+    IF_RESTARTS,
+    IF_N
 };
 static const char *const if_names[IF_N] = {
-    "bytes", "packets", "flows_new", "flows_ended", "flow_events", "hook_calls",
-    "capture_packets", "capture_bytes", "capture_received", "drops", "lost_messages", "messages",
-    "duplicates", "export_dropped_batches", "export_dropped_flows", "decode_errors",
-    "evictions", "restarts",
+    "bytes",
+    "packets",
+    "flows_new",
+    "flows_ended",
+    "flow_events",
+    "hook_calls",
+    "capture_packets",
+    "capture_bytes",
+    "capture_received",
+    "drops",
+    "lost_messages",
+    "messages",
+    "duplicates",
+    "export_dropped_batches",
+    "export_dropped_flows",
+    "decode_errors",
+    "evictions",
+    "restarts",
 };
 
 typedef struct iface_snap {
@@ -56,13 +86,20 @@ typedef struct iface_snap {
 } iface_snap_t;
 
 enum {
-    NET_INGRESS_BYTES, NET_EGRESS_BYTES, NET_INNER_BYTES, NET_INGRESS_PACKETS,
-    NET_EGRESS_PACKETS, NET_INNER_PACKETS, NET_FLOWS_NEW, NET_FLOWS_ENDED, NET_SYN_ONLY_FLOWS,
+    NET_INGRESS_BYTES,
+    NET_EGRESS_BYTES,
+    NET_INNER_BYTES,
+    NET_INGRESS_PACKETS,
+    NET_EGRESS_PACKETS,
+    NET_INNER_PACKETS,
+    NET_FLOWS_NEW,
+    NET_FLOWS_ENDED,
+    NET_SYN_ONLY_FLOWS,
     NET_N
 };
 static const char *const net_names[NET_N] = {
-    "ingress_bytes",   "egress_bytes", "inner_bytes", "ingress_packets",  "egress_packets",
-    "inner_packets",   "flows_new",    "flows_ended", "syn_only_flows",
+    "ingress_bytes", "egress_bytes", "inner_bytes", "ingress_packets", "egress_packets",
+    "inner_packets", "flows_new",    "flows_ended", "syn_only_flows",
 };
 
 typedef struct net_snap {
@@ -72,14 +109,24 @@ typedef struct net_snap {
 } net_snap_t;
 
 enum {
-    SYS_FLOW_EVENTS, SYS_MESSAGES, SYS_LOST, SYS_DUPLICATES, SYS_FLOWS_CREATED, SYS_HOOK_CALLS,
-    SYS_SCRIPT_ERRORS, SYS_ALERTS, SYS_ALERTS_DROPPED, SYS_ALERTS_STORED, SYS_ALERTS_FAILED,
-    SYS_TABLE_FULL, SYS_N
+    SYS_FLOW_EVENTS,
+    SYS_MESSAGES,
+    SYS_LOST,
+    SYS_DUPLICATES,
+    SYS_FLOWS_CREATED,
+    SYS_HOOK_CALLS,
+    SYS_SCRIPT_ERRORS,
+    SYS_ALERTS,
+    SYS_ALERTS_DROPPED,
+    SYS_ALERTS_STORED,
+    SYS_ALERTS_FAILED,
+    SYS_TABLE_FULL,
+    SYS_N
 };
 static const char *const sys_names[SYS_N] = {
-    "flow_events", "messages",      "lost_messages", "duplicates",     "flows_created",
-    "hook_calls",  "script_errors", "alerts",        "alerts_dropped", "alerts_stored",
-    "alerts_failed", "flow_table_full",
+    "flow_events",    "messages",      "lost_messages", "duplicates",
+    "flows_created",  "hook_calls",    "script_errors", "alerts",
+    "alerts_dropped", "alerts_stored", "alerts_failed", "flow_table_full",
 };
 
 typedef struct sys_snap {
@@ -98,9 +145,9 @@ typedef struct snmp_ref {
 } snmp_ref_t;
 
 typedef struct snmp_dev {
-    snmp_ref_t *latest;              /* the last poll */
-    snmp_ref_t *good;                /* the last reachable poll */
-    snmp_ref_t *base[GRAN_COUNT];    /* deltas of a round of g run from base to cur */
+    snmp_ref_t *latest;           /* the last poll */
+    snmp_ref_t *good;             /* the last reachable poll */
+    snmp_ref_t *base[GRAN_COUNT]; /* deltas of a round of g run from base to cur */
     snmp_ref_t *cur[GRAN_COUNT];
 } snmp_dev_t;
 
@@ -113,7 +160,7 @@ typedef struct cur_entity {
     char value[512];
     char source[640];
     double interval_s;
-    int first;                       /* no previous round of this granularity */
+    int first; /* no previous round of this granularity */
     int64_t now_ms;
     /* ENT_IFACE */
     iface_t *iface;
@@ -179,14 +226,14 @@ struct scheduler {
     int if_prev_cap[GRAN_COUNT];
     net_snap_t net_prev[GRAN_COUNT][NETSET_MAX];
     sys_snap_t sys_prev[GRAN_COUNT];
-    probe_summary_t *sums;           /* REGISTRY_MAX_PROBES */
-    iface_t **ifaces;                /* REGISTRY_MAX_IFACES */
-    int *sum_of;                     /* iface id -> index in sums, -1 */
+    probe_summary_t *sums; /* REGISTRY_MAX_PROBES */
+    iface_t **ifaces;      /* REGISTRY_MAX_IFACES */
+    int *sum_of;           /* iface id -> index in sums, -1 */
 
     /* SNMP */
     snmp_poller_t *poller;
     queue_t *snmp_q;
-    _Atomic uint64_t snmp_dropped;   /* snapshots lost: queue full */
+    _Atomic uint64_t snmp_dropped; /* snapshots lost: queue full */
     snmp_dev_t snmp[SCHEDULER_MAX_SNMP_DEVICES];
     int n_snmp;
 
@@ -276,8 +323,7 @@ static double pct(double part, double whole)
 
 static void count_engaged_release(scheduler_t *self)
 {
-    if (self->in_round)
-        self->cur_round.released++;
+    if (self->in_round) self->cur_round.released++;
 }
 
 static int host_store_alert(void *ctx, const alert_t *a)
@@ -288,8 +334,7 @@ static int host_store_alert(void *ctx, const alert_t *a)
     int track = a->kind == ALERT_ENGAGED && self->in_round;
     if (track) {
         json = periodic_alerts_tag_json(a->json, granularity_name(self->g));
-        if (json)
-            b.json = json;
+        if (json) b.json = json;
     }
     int rc = self->cfg.alerts ? alert_store_submit(self->cfg.alerts, &b) : 0;
     if (rc == 0 && self->in_round) {
@@ -303,9 +348,10 @@ static int host_store_alert(void *ctx, const alert_t *a)
                                 self->ent.source) != 0) {
         uint64_t refused = periodic_alerts_refused(self->tracked);
         if ((refused & (refused - 1)) == 0) /* 1, 2, 4, ...: bounded logging */
-            fprintf(stderr, "zflow-collector: scheduler: %" PRIu64 " engaged alerts not "
-                            "tracked (more than %d engaged): they are not released "
-                            "automatically\n",
+            fprintf(stderr,
+                    "zflow-collector: scheduler: %" PRIu64 " engaged alerts not "
+                    "tracked (more than %d engaged): they are not released "
+                    "automatically\n",
                     refused, TRACKED_CAP);
     }
     free(json);
@@ -317,21 +363,18 @@ static int host_release_alert(void *ctx, const char *entity, const char *value, 
 {
     scheduler_t *self = ctx;
     periodic_alerts_forget(self->tracked, entity, value, type, script);
-    if (!self->cfg.alerts)
-        return 0;
+    if (!self->cfg.alerts) return 0;
     if (alert_store_is_engaged(self->cfg.alerts, entity, value, type, script) == 1)
         count_engaged_release(self);
-    return alert_store_release(self->cfg.alerts, entity, value, type, script,
-                               wall_ms() / 1000);
+    return alert_store_release(self->cfg.alerts, entity, value, type, script, wall_ms() / 1000);
 }
 
 static int host_is_engaged(void *ctx, const char *entity, const char *value, const char *type,
                            const char *script)
 {
     scheduler_t *self = ctx;
-    return self->cfg.alerts
-               ? alert_store_is_engaged(self->cfg.alerts, entity, value, type, script)
-               : 0;
+    return self->cfg.alerts ? alert_store_is_engaged(self->cfg.alerts, entity, value, type, script)
+                            : 0;
 }
 
 static const char *host_iface_name(const struct iface *i)
@@ -382,12 +425,9 @@ static unsigned script_mask(void *ctx, const char *subdir, const char *script_ke
     unsigned mask = 0;
     int n = list ? script_engine_list(self->engine, list, 512) : 0;
     for (int i = 0; i < n && i < 512; i++) {
-        if (strcmp(list[i].subdir, subdir) != 0 || strcmp(list[i].key, script_key) != 0)
-            continue;
-        if (!list[i].enabled || !list[i].loaded)
-            break;
-        if (strstr(list[i].hooks, "all"))
-            mask = (1u << GRAN_COUNT) - 1;
+        if (strcmp(list[i].subdir, subdir) != 0 || strcmp(list[i].key, script_key) != 0) continue;
+        if (!list[i].enabled || !list[i].loaded) break;
+        if (strstr(list[i].hooks, "all")) mask = (1u << GRAN_COUNT) - 1;
         for (int g = 0; g < GRAN_COUNT; g++) {
             /* hooks is a comma separated list: match whole names */
             const char *name = granularity_name((granularity_t)g);
@@ -438,10 +478,8 @@ static void push_one_alert(void *ctx, const periodic_alert_t *a)
 static int l7_cmp_ctx_cmp(const void *a, const void *b)
 {
     const uint64_t *x = a, *y = b; /* {delta bytes, total bytes, slot} */
-    if (x[0] != y[0])
-        return x[0] < y[0] ? 1 : -1;
-    if (x[1] != y[1])
-        return x[1] < y[1] ? 1 : -1;
+    if (x[0] != y[0]) return x[0] < y[0] ? 1 : -1;
+    if (x[1] != y[1]) return x[1] < y[1] ? 1 : -1;
     return x[2] < y[2] ? -1 : 1;
 }
 
@@ -474,8 +512,8 @@ static void push_iface_info(scheduler_t *self, lua_State *L)
     setn(L, "packets_per_s", (double)dp / e->interval_s);
     setn(L, "flows_per_s", (double)df / e->interval_s);
     uint64_t ddrop = p ? delta(n->v[IF_DROPS], p->v[IF_DROPS]) : n->v[IF_DROPS];
-    uint64_t dcap = p ? delta(n->v[IF_CAPTURE_PACKETS], p->v[IF_CAPTURE_PACKETS])
-                      : n->v[IF_CAPTURE_PACKETS];
+    uint64_t dcap =
+        p ? delta(n->v[IF_CAPTURE_PACKETS], p->v[IF_CAPTURE_PACKETS]) : n->v[IF_CAPTURE_PACKETS];
     uint64_t dlost = p ? delta(n->v[IF_LOST], p->v[IF_LOST]) : n->v[IF_LOST];
     uint64_t dmsg = p ? delta(n->v[IF_MESSAGES], p->v[IF_MESSAGES]) : n->v[IF_MESSAGES];
     setn(L, "drop_pct", pct((double)ddrop, (double)(dcap + ddrop)));
@@ -513,8 +551,8 @@ static void push_iface_info(scheduler_t *self, lua_State *L)
         sets(L, "version", s->version);
         setb(L, "up", s->up);
         setb(L, "has_stats", s->has_stats);
-        seti(L, "stats_interval", s->stats_interval_s ? s->stats_interval_s
-                                                       : DEFAULT_PROBE_STATS_S);
+        seti(L, "stats_interval",
+             s->stats_interval_s ? s->stats_interval_s : DEFAULT_PROBE_STATS_S);
         seti(L, "first_seen", s->first_seen_s);
         seti(L, "last_seen", s->last_seen_s);
         seti(L, "silent_for", now_s - s->last_seen_s);
@@ -537,8 +575,7 @@ static void format_addr(char *buf, size_t len, const uint8_t *a, int v6)
         size_t left = len;
         for (int i = 0; i < 16; i += 2) {
             int w = snprintf(p, left, "%s%x", i ? ":" : "", (a[i] << 8) | a[i + 1]);
-            if (w < 0 || (size_t)w >= left)
-                break;
+            if (w < 0 || (size_t)w >= left) break;
             p += w;
             left -= (size_t)w;
         }
@@ -612,8 +649,8 @@ static void push_sys_info(scheduler_t *self, lua_State *L)
         setu(L, "total", si->mem_total);
         setu(L, "available", si->mem_available);
         setu(L, "used", si->mem_total - si->mem_available);
-        setn(L, "used_pct", pct((double)(si->mem_total - si->mem_available),
-                                (double)si->mem_total));
+        setn(L, "used_pct",
+             pct((double)(si->mem_total - si->mem_available), (double)si->mem_total));
         setu(L, "swap_total", si->swap_total);
         setu(L, "swap_free", si->swap_free);
     }
@@ -635,8 +672,8 @@ static void push_sys_info(scheduler_t *self, lua_State *L)
     setu(L, "flows_active", n->flows_active);
     seti(L, "probes", n->probes);
     seti(L, "probes_up", n->probes_up);
-    double dev = (double)(p ? delta(n->v[SYS_FLOW_EVENTS], p->v[SYS_FLOW_EVENTS])
-                            : n->v[SYS_FLOW_EVENTS]);
+    double dev =
+        (double)(p ? delta(n->v[SYS_FLOW_EVENTS], p->v[SYS_FLOW_EVENTS]) : n->v[SYS_FLOW_EVENTS]);
     setn(L, "flow_events_per_s", dev / e->interval_s);
     double dmsg = (double)(p ? delta(n->v[SYS_MESSAGES], p->v[SYS_MESSAGES]) : n->v[SYS_MESSAGES]);
     setn(L, "messages_per_s", dmsg / e->interval_s);
@@ -657,8 +694,8 @@ static void push_sys_info(scheduler_t *self, lua_State *L)
 
 static const char *if_status_name(int s)
 {
-    static const char *const names[] = {"", "up", "down", "testing", "unknown", "dormant",
-                                        "notPresent", "lowerLayerDown"};
+    static const char *const names[] = {"",        "up",      "down",       "testing",
+                                        "unknown", "dormant", "notPresent", "lowerLayerDown"};
     return s >= 1 && s <= 7 ? names[s] : "";
 }
 
@@ -700,8 +737,7 @@ static void push_snmp_info(scheduler_t *self, lua_State *L)
         seti(L, "polled_at", s->polled_at_ms / 1000);
         setb(L, "truncated", s->truncated);
     }
-    if (e->kind == ENT_SNMP_DEV || !e->ifc)
-        return;
+    if (e->kind == ENT_SNMP_DEV || !e->ifc) return;
     const snmp_if_t *c = e->ifc;
     seti(L, "ifindex", c->index);
     sets(L, "name", c->name);
@@ -723,8 +759,7 @@ static void push_snmp_info(scheduler_t *self, lua_State *L)
     lua_setfield(L, -2, "stats");
     if (e->has_delta) {
         double iv = (double)(s->polled_at_ms - e->base->polled_at_ms) / 1000.0;
-        if (iv < 0.001)
-            iv = 0.001;
+        if (iv < 0.001) iv = 0.001;
         const snmp_if_t *d = &e->delta;
         push_snmp_counters(L, d);
         lua_setfield(L, -2, "delta");
@@ -738,8 +773,8 @@ static void push_snmp_info(scheduler_t *self, lua_State *L)
             setn(L, "utilisation_pct",
                  pct(in_bps > out_bps ? in_bps : out_bps, (double)c->speed_bps));
         }
-        uint64_t pk = d->in_ucast_pkts + d->in_mcast_pkts + d->in_bcast_pkts +
-                      d->out_ucast_pkts + d->out_mcast_pkts + d->out_bcast_pkts;
+        uint64_t pk = d->in_ucast_pkts + d->in_mcast_pkts + d->in_bcast_pkts + d->out_ucast_pkts +
+                      d->out_mcast_pkts + d->out_bcast_pkts;
         uint64_t er = d->in_errors + d->out_errors;
         setn(L, "error_pct", pct((double)er, (double)(pk + er)));
     }
@@ -758,14 +793,21 @@ static int push_params(void *ctx, void *lua_state, const script_call_t *call)
     lua_setfield(L, -2, "user_script_config");
     sets(L, "user_script", call->script_key);
     setb(L, "ts_enabled", 0);
-    if (self->ent.kind == ENT_IFACE)
-        seti(L, "ifid", self->ent.iface->id);
+    if (self->ent.kind == ENT_IFACE) seti(L, "ifid", self->ent.iface->id);
     switch (self->ent.kind) {
-    case ENT_IFACE: push_iface_info(self, L); break;
-    case ENT_NET: push_net_info(self, L); break;
-    case ENT_SYSTEM: push_sys_info(self, L); break;
+    case ENT_IFACE:
+        push_iface_info(self, L);
+        break;
+    case ENT_NET:
+        push_net_info(self, L);
+        break;
+    case ENT_SYSTEM:
+        push_sys_info(self, L);
+        break;
     case ENT_SNMP_IF:
-    case ENT_SNMP_DEV: push_snmp_info(self, L); break;
+    case ENT_SNMP_DEV:
+        push_snmp_info(self, L);
+        break;
     }
     lua_setfield(L, -2, "entity_info");
     lua_createtable(L, 0, 2);
@@ -786,20 +828,17 @@ static void run_entity(scheduler_t *self, script_subdir_t sd, iface_t *iface, in
                            self->ent.value);
     int n = script_engine_run_hook(self->engine, sd, granularity_name(self->g), iface, now_s,
                                    push_params, self);
-    if (n > 0)
-        self->cur_round.calls += (uint64_t)n;
+    if (n > 0) self->cur_round.calls += (uint64_t)n;
     self->cur_round.entities++;
 }
 
 static void end_subdir(scheduler_t *self, script_subdir_t sd)
 {
     /* alerts raised from teardown() belong to the subdir, not to the last entity */
-    periodic_alerts_source(self->ent.source, sizeof self->ent.source, script_subdir_name(sd),
-                           "");
+    periodic_alerts_source(self->ent.source, sizeof self->ent.source, script_subdir_name(sd), "");
     snprintf(self->ent.value, sizeof self->ent.value, "%s", "");
     int n = script_engine_end_round(self->engine, sd);
-    if (n > 0)
-        self->cur_round.teardowns += (uint64_t)n;
+    if (n > 0) self->cur_round.teardowns += (uint64_t)n;
 }
 
 /* ---------------------------------------------------------------- entity rounds */
@@ -825,8 +864,7 @@ static void fill_iface_snap(scheduler_t *self, iface_t *f, const probe_summary_t
     o->flows_active = iface_get(&f->c.flows_active);
     for (int i = 0; i < IFACE_L7_SLOTS; i++) {
         const char *name = atomic_load_explicit(&f->l7[i].name, memory_order_acquire);
-        if (!name)
-            break;
+        if (!name) break;
         o->l7_name[i] = name;
         o->l7_bytes[i] = iface_get(&f->l7[i].bytes);
         o->l7_flows[i] = iface_get(&f->l7[i].flows);
@@ -852,8 +890,7 @@ static void fill_iface_snap(scheduler_t *self, iface_t *f, const probe_summary_t
     if (f->is_packet) {
         for (int i = 0; i < self->cfg.n_packet_ifaces; i++) {
             packet_iface_t *pif = self->cfg.packet_ifaces[i];
-            if (!pif || strcmp(packet_iface_probe_id(pif), f->probe_id) != 0)
-                continue;
+            if (!pif || strcmp(packet_iface_probe_id(pif), f->probe_id) != 0) continue;
             sensor_stats_t ss;
             packet_iface_get_stats(pif, &ss);
             o->v[IF_CAPTURE_PACKETS] = ss.packets;
@@ -870,17 +907,14 @@ static void fill_iface_snap(scheduler_t *self, iface_t *f, const probe_summary_t
 
 static iface_snap_t *iface_prev(scheduler_t *self, granularity_t g, int id)
 {
-    if (id <= 0 || id > REGISTRY_MAX_IFACES)
-        return NULL;
+    if (id <= 0 || id > REGISTRY_MAX_IFACES) return NULL;
     if (id >= self->if_prev_cap[g]) {
         int cap = self->if_prev_cap[g] ? self->if_prev_cap[g] : 16;
         while (cap <= id)
             cap *= 2;
         iface_snap_t *p = realloc(self->if_prev[g], (size_t)cap * sizeof *p);
-        if (!p)
-            return NULL;
-        memset(p + self->if_prev_cap[g], 0,
-               (size_t)(cap - self->if_prev_cap[g]) * sizeof *p);
+        if (!p) return NULL;
+        memset(p + self->if_prev_cap[g], 0, (size_t)(cap - self->if_prev_cap[g]) * sizeof *p);
         self->if_prev[g] = p;
         self->if_prev_cap[g] = cap;
     }
@@ -898,8 +932,7 @@ static void round_interfaces(scheduler_t *self, int64_t now_ms)
     for (int k = 0; k < n_sum; k++)
         for (int j = 0; j < self->sums[k].n_ifaces && j < PROBE_IFACES_MAX; j++) {
             int id = self->sums[k].iface_ids[j];
-            if (id > 0 && id <= REGISTRY_MAX_IFACES)
-                self->sum_of[id] = k;
+            if (id > 0 && id <= REGISTRY_MAX_IFACES) self->sum_of[id] = k;
         }
     iface_snap_t now;
     for (int i = 0; i < n_if; i++) {
@@ -924,18 +957,15 @@ static void round_interfaces(scheduler_t *self, int64_t now_ms)
             e->iface = NULL;
             e->inow = e->iprev = NULL;
         }
-        if (prev)
-            *prev = now;
+        if (prev) *prev = now;
     }
-    if (has)
-        end_subdir(self, SUBDIR_INTERFACE);
+    if (has) end_subdir(self, SUBDIR_INTERFACE);
 }
 
 static void round_networks(scheduler_t *self, int64_t now_ms)
 {
     granularity_t g = self->g;
-    if (!self->cfg.netstats)
-        return;
+    if (!self->cfg.netstats) return;
     int has = script_engine_has_hook(self->engine, SUBDIR_NETWORK, granularity_name(g));
     int n = netstats_count(self->cfg.netstats);
     for (int i = 0; i < n && i < NETSET_MAX; i++) {
@@ -970,8 +1000,7 @@ static void round_networks(scheduler_t *self, int64_t now_ms)
         }
         *prev = now;
     }
-    if (has)
-        end_subdir(self, SUBDIR_NETWORK);
+    if (has) end_subdir(self, SUBDIR_NETWORK);
 }
 
 static void fill_sys_snap(scheduler_t *self, sys_snap_t *o, int64_t now_ms)
@@ -1003,8 +1032,7 @@ static void fill_sys_snap(scheduler_t *self, sys_snap_t *o, int64_t now_ms)
         o->v[SYS_TABLE_FULL] += ws.table_full;
         o->flows_active += ws.flows_active;
         o->worker_queue_total += ws.queue_depth;
-        if (ws.queue_depth > o->worker_queue_max)
-            o->worker_queue_max = ws.queue_depth;
+        if (ws.queue_depth > o->worker_queue_max) o->worker_queue_max = ws.queue_depth;
     }
     uint64_t calls = 0, errors = 0;
     script_engine_totals(self->engine, &calls, &errors);
@@ -1048,8 +1076,7 @@ static void round_system(scheduler_t *self, int64_t now_ms)
 
 static snmp_ref_t *ref_hold(snmp_ref_t *r)
 {
-    if (r)
-        r->refs++;
+    if (r) r->refs++;
     return r;
 }
 
@@ -1097,8 +1124,7 @@ static void snmp_take(scheduler_t *self, snmp_snapshot_t *snap)
 
 static void snmp_drain(scheduler_t *self, int timeout_ms)
 {
-    if (!self->snmp_q)
-        return;
+    if (!self->snmp_q) return;
     snmp_snapshot_t *s;
     while ((s = queue_pop(self->snmp_q, timeout_ms))) {
         snmp_take(self, s);
@@ -1110,8 +1136,7 @@ static void snmp_drain(scheduler_t *self, int timeout_ms)
  * started after the request (bounded). */
 static void snmp_fresh(scheduler_t *self)
 {
-    if (!self->poller)
-        return;
+    if (!self->poller) return;
     int64_t t_req = wall_ms();
     snmp_poller_poll_now(self->poller);
     double deadline = mono_ms() + 5000.0 + 3000.0 * self->n_snmp;
@@ -1120,23 +1145,21 @@ static void snmp_fresh(scheduler_t *self)
         int all = 1;
         for (int d = 0; d < self->n_snmp && all; d++)
             all = self->snmp[d].latest && self->snmp[d].latest->s->polled_at_ms >= t_req;
-        if (all)
-            return;
+        if (all) return;
     }
-    fprintf(stderr, "zflow-collector: scheduler: no fresh SNMP poll of every device within "
-                    "%.0f s; the round uses the latest polls\n",
+    fprintf(stderr,
+            "zflow-collector: scheduler: no fresh SNMP poll of every device within "
+            "%.0f s; the round uses the latest polls\n",
             (5000.0 + 3000.0 * self->n_snmp) / 1000.0);
 }
 
 static const snmp_if_t *find_if(const snmp_snapshot_t *s, uint32_t index)
 {
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     int lo = 0, hi = s->n_ifs - 1;
     while (lo <= hi) {
         int mid = (lo + hi) / 2;
-        if (s->ifs[mid].index == index)
-            return &s->ifs[mid];
+        if (s->ifs[mid].index == index) return &s->ifs[mid];
         if (s->ifs[mid].index < index)
             lo = mid + 1;
         else
@@ -1158,8 +1181,7 @@ static void round_snmp(scheduler_t *self, int64_t now_ms)
     for (int d = 0; d < self->n_snmp; d++) {
         snmp_dev_t *dev = &self->snmp[d];
         snmp_ref_t *latest = dev->latest;
-        if (!latest)
-            continue; /* not polled yet */
+        if (!latest) continue; /* not polled yet */
         memset(e, 0, sizeof *e);
         e->now_ms = now_ms;
         e->first = !dev->cur[g];
@@ -1217,8 +1239,7 @@ static void round_snmp(scheduler_t *self, int64_t now_ms)
         }
     }
     memset(e, 0, sizeof *e);
-    if (has)
-        end_subdir(self, SUBDIR_SNMP);
+    if (has) end_subdir(self, SUBDIR_SNMP);
 }
 
 /* ---------------------------------------------------------------- rounds */
@@ -1248,8 +1269,8 @@ static void run_round(scheduler_t *self, granularity_t g, int64_t when_s, int ma
     self->cur_round.when = when_s;
     self->cur_round.manual = manual;
     self->cur_round.late_ms = late_ms;
-    if (manual && self->n_snmp && script_engine_has_hook(self->engine, SUBDIR_SNMP,
-                                                         granularity_name(g)))
+    if (manual && self->n_snmp &&
+        script_engine_has_hook(self->engine, SUBDIR_SNMP, granularity_name(g)))
         snmp_fresh(self);
     snmp_drain(self, 0);
 
@@ -1262,8 +1283,7 @@ static void run_round(scheduler_t *self, granularity_t g, int64_t when_s, int ma
     periodic_alerts_end_round(self->tracked, g, self->round_no[g], release_tracked, self);
     self->in_round = 0;
     memset(&self->ent, 0, sizeof self->ent);
-    if (self->cfg.alerts)
-        alert_store_sync(self->cfg.alerts, SYNC_MS);
+    if (self->cfg.alerts) alert_store_sync(self->cfg.alerts, SYNC_MS);
 
     script_engine_totals(self->engine, &calls1, &err1);
     self->cur_round.errors = err1 - err0;
@@ -1276,8 +1296,7 @@ static void run_round(scheduler_t *self, granularity_t g, int64_t when_s, int ma
         gs->timer_rounds++;
     gs->last = self->cur_round;
     gs->has_last = 1;
-    if (out)
-        *out = self->cur_round;
+    if (out) *out = self->cur_round;
 }
 
 static void summary_json(FILE *f, const round_summary_t *r)
@@ -1287,8 +1306,8 @@ static void summary_json(FILE *f, const round_summary_t *r)
             ",\"entities\":%" PRIu64 ",\"calls\":%" PRIu64 ",\"alerts_triggered\":%" PRIu64
             ",\"alerts_stored\":%" PRIu64 ",\"alerts_released\":%" PRIu64 ",\"errors\":%" PRIu64
             ",\"teardowns\":%" PRIu64 ",\"duration_ms\":%.1f}",
-            granularity_name(r->g), r->when, r->manual ? "true" : "false", r->late_ms,
-            r->entities, r->calls, r->triggered, r->stored, r->released, r->errors, r->teardowns,
+            granularity_name(r->g), r->when, r->manual ? "true" : "false", r->late_ms, r->entities,
+            r->calls, r->triggered, r->stored, r->released, r->errors, r->teardowns,
             r->duration_ms);
 }
 
@@ -1315,12 +1334,12 @@ static void status_json(scheduler_t *self, FILE *f)
     fprintf(f,
             "{\"timer\":%s,\"uptime_s\":%.1f,\"reloads\":%" PRIu64 ",\"requests\":%" PRIu64
             ",\"bad_requests\":%" PRIu64 ",\"engaged_tracked\":%zu,\"tracked_refused\":%" PRIu64
-            ",\"engine\":{\"scripts\":%d,\"runnable\":%d,\"calls\":%" PRIu64
-            ",\"errors\":%" PRIu64 ",\"mem_used\":%zu},\"granularities\":{",
+            ",\"engine\":{\"scripts\":%d,\"runnable\":%d,\"calls\":%" PRIu64 ",\"errors\":%" PRIu64
+            ",\"mem_used\":%zu},\"granularities\":{",
             self->cfg.timer ? "true" : "false", (double)(now - self->started_ms) / 1000.0,
-            self->reloads, self->requests, self->bad_requests,
-            periodic_alerts_count(self->tracked), periodic_alerts_refused(self->tracked),
-            es.scripts, es.runnable, es.calls, es.errors, es.mem_used);
+            self->reloads, self->requests, self->bad_requests, periodic_alerts_count(self->tracked),
+            periodic_alerts_refused(self->tracked), es.scripts, es.runnable, es.calls, es.errors,
+            es.mem_used);
     for (int g = 0; g < GRAN_COUNT; g++) {
         const gran_stats_t *gs = &self->gs[g];
         fprintf(f,
@@ -1328,8 +1347,7 @@ static void status_json(scheduler_t *self, FILE *f)
                 ",\"manual_rounds\":%" PRIu64 ",\"missed\":%" PRIu64 ",\"late_rounds\":%" PRIu64
                 ",\"last_late_ms\":%" PRId64 ",\"max_late_ms\":%" PRId64,
                 g ? "," : "", granularity_name((granularity_t)g), gs->rounds, gs->timer_rounds,
-                gs->manual_rounds, gs->missed, gs->late_rounds, gs->last_late_ms,
-                gs->max_late_ms);
+                gs->manual_rounds, gs->missed, gs->late_rounds, gs->last_late_ms, gs->max_late_ms);
         if (self->cfg.timer)
             fprintf(f, ",\"next_due\":%" PRId64, self->timer.next_due_ms[g] / 1000);
         if (gs->has_last) {
@@ -1342,8 +1360,7 @@ static void status_json(scheduler_t *self, FILE *f)
             atomic_load_explicit(&self->snmp_dropped, memory_order_relaxed));
     for (int d = 0; d < self->n_snmp; d++) {
         snmp_device_stats_t ds;
-        if (snmp_poller_get_device_stats(self->poller, d, &ds) != 0)
-            continue;
+        if (snmp_poller_get_device_stats(self->poller, d, &ds) != 0) continue;
         fprintf(f, "%s{\"device\":", d ? "," : "");
         json_str(f, ds.device);
         fprintf(f,
@@ -1368,8 +1385,7 @@ static void handle_request(scheduler_t *self)
 {
     char req[REQUEST_MAX + 1];
     int n = zmq_recv(self->rep, req, REQUEST_MAX, ZMQ_DONTWAIT);
-    if (n < 0)
-        return;
+    if (n < 0) return;
     int more = 0;
     size_t ml = sizeof more;
     zmq_getsockopt(self->rep, ZMQ_RCVMORE, &more, &ml);
@@ -1389,8 +1405,7 @@ static void handle_request(scheduler_t *self)
         return;
     }
     if (n >= 0) {
-        if (n > REQUEST_MAX)
-            n = REQUEST_MAX;
+        if (n > REQUEST_MAX) n = REQUEST_MAX;
         req[n] = '\0';
         while (n > 0 && (req[n - 1] == '\n' || req[n - 1] == '\r' || req[n - 1] == ' '))
             req[--n] = '\0';
@@ -1424,10 +1439,8 @@ static void timer_rounds(scheduler_t *self)
         /* lateness when the round starts: earlier rounds of this batch count too */
         int64_t late = wall_ms() - due[i].due_ms;
         gs->last_late_ms = late;
-        if (late > gs->max_late_ms)
-            gs->max_late_ms = late;
-        if (late > LATE_MS)
-            gs->late_rounds++;
+        if (late > gs->max_late_ms) gs->max_late_ms = late;
+        if (late > LATE_MS) gs->late_rounds++;
         if (due[i].missed || late > LATE_MS)
             fprintf(stderr, "zflow-collector: scheduler: %s round %.1f s late%s\n",
                     granularity_name(due[i].g), (double)late / 1000.0,
@@ -1445,14 +1458,12 @@ static void *scheduler_main(void *arg)
         int timeout = POLL_MS;
         if (self->cfg.timer) {
             int64_t wait = round_timer_next_ms(&self->timer) - wall_ms();
-            if (wait < timeout)
-                timeout = wait < 0 ? 0 : (int)wait;
+            if (wait < timeout) timeout = wait < 0 ? 0 : (int)wait;
         }
         if (self->rep) {
             zmq_pollitem_t item = {self->rep, 0, ZMQ_POLLIN, 0};
             int rc = zmq_poll(&item, 1, timeout);
-            if (rc > 0 && (item.revents & ZMQ_POLLIN))
-                handle_request(self);
+            if (rc > 0 && (item.revents & ZMQ_POLLIN)) handle_request(self);
         } else if (self->snmp_q) {
             snmp_drain(self, timeout);
         } else if (timeout > 0) {
@@ -1470,8 +1481,7 @@ static void *scheduler_main(void *arg)
                 fprintf(stderr, "zflow-collector: scheduler: reload failed: %s\n", err);
             }
         }
-        if (self->cfg.timer)
-            timer_rounds(self);
+        if (self->cfg.timer) timer_rounds(self);
     }
     return NULL;
 }
@@ -1492,18 +1502,17 @@ static int scheduler_init(scheduler_t *self, char *err, size_t errlen)
     ec.host.iface_probe_id = host_iface_probe_id;
     ec.host.iface_is_packet = host_iface_is_packet;
     self->engine = script_engine_new(&ec, err, errlen);
-    if (!self->engine)
-        return -1;
+    if (!self->engine) return -1;
     if (self->cfg.alerts_db) {
         char e2[256];
         int n = periodic_alerts_load(self->tracked, self->cfg.alerts_db, script_mask, self, e2,
                                      sizeof e2);
         if (n < 0)
-            fprintf(stderr, "zflow-collector: scheduler: cannot restore engaged alerts: %s\n",
-                    e2);
+            fprintf(stderr, "zflow-collector: scheduler: cannot restore engaged alerts: %s\n", e2);
         else if (n > 0)
-            fprintf(stderr, "zflow-collector: scheduler: %d engaged alerts of periodic scripts "
-                            "restored\n",
+            fprintf(stderr,
+                    "zflow-collector: scheduler: %d engaged alerts of periodic scripts "
+                    "restored\n",
                     n);
     }
     if (self->cfg.control) {
@@ -1535,8 +1544,7 @@ static void *scheduler_start(void *arg)
     snprintf(self->init_err, sizeof self->init_err, "%s", err);
     pthread_cond_signal(&self->init_cond);
     pthread_mutex_unlock(&self->init_lock);
-    if (rc != 0)
-        return NULL;
+    if (rc != 0) return NULL;
     return scheduler_main(self);
 }
 
@@ -1581,8 +1589,7 @@ scheduler_t *scheduler_new(const scheduler_config_t *cfg, char *err, size_t errl
             goto fail;
         }
         self->poller = snmp_poller_new(&pc, err, errlen);
-        if (!self->poller)
-            goto fail;
+        if (!self->poller) goto fail;
     }
     if (pthread_create(&self->thread, NULL, scheduler_start, self) != 0) {
         snprintf(err, errlen, "cannot start the scheduler thread");
@@ -1605,8 +1612,7 @@ fail:
 
 void scheduler_destroy(scheduler_t **pself)
 {
-    if (!pself || !*pself)
-        return;
+    if (!pself || !*pself) return;
     scheduler_t *self = *pself;
     if (self->started) {
         atomic_store(&self->stop, 1);
@@ -1626,10 +1632,8 @@ void scheduler_destroy(scheduler_t **pself)
             ref_drop(&dev->cur[g]);
         }
     }
-    if (self->rep)
-        zmq_close(self->rep);
-    if (self->zctx)
-        zmq_ctx_term(self->zctx);
+    if (self->rep) zmq_close(self->rep);
+    if (self->zctx) zmq_ctx_term(self->zctx);
     script_engine_destroy(&self->engine);
     periodic_alerts_destroy(&self->tracked);
     for (int g = 0; g < GRAN_COUNT; g++)
@@ -1656,17 +1660,19 @@ int scheduler_request(const char *endpoint, const char *request, int timeout_ms,
         fprintf(stderr, "zflow-collector: control socket: %s\n", zmq_strerror(errno));
         goto out;
     }
-    int linger = 0;
+    /* no queueing before the connection: a collector that is not there fails the send */
+    int linger = 0, one = 1, connect_ms = CONNECT_MS;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof one);
     zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
-    zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeout_ms, sizeof timeout_ms);
+    zmq_setsockopt(s, ZMQ_SNDTIMEO, &connect_ms, sizeof connect_ms);
     if (zmq_connect(s, endpoint) != 0) {
         fprintf(stderr, "zflow-collector: --control %s: %s\n", endpoint, zmq_strerror(errno));
         goto out;
     }
     if (zmq_send(s, request, strlen(request), 0) < 0) {
-        fprintf(stderr, "zflow-collector: --control %s: send: %s\n", endpoint,
-                zmq_strerror(errno));
+        fprintf(stderr, "zflow-collector: --control %s: %s\n", endpoint,
+                errno == EAGAIN ? "no collector answers there" : zmq_strerror(errno));
         goto out;
     }
     if (zmq_msg_recv(&msg, s, 0) < 0) {
@@ -1682,9 +1688,7 @@ int scheduler_request(const char *endpoint, const char *request, int timeout_ms,
     rc = len >= 9 && memcmp(data, "{\"error\":", 9) == 0 ? 1 : 0;
 out:
     zmq_msg_close(&msg);
-    if (s)
-        zmq_close(s);
-    if (ctx)
-        zmq_ctx_term(ctx);
+    if (s) zmq_close(s);
+    if (ctx) zmq_ctx_term(ctx);
     return rc;
 }

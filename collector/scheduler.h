@@ -35,22 +35,22 @@ typedef struct scheduler scheduler_t;
 
 /* Everything borrowed must outlive the scheduler. */
 typedef struct scheduler_config {
-    engine_config_t engine;      /* host callbacks and subdir_mask are set by the scheduler */
+    engine_config_t engine; /* host callbacks and subdir_mask are set by the scheduler */
     registry_t *registry;
-    netstats_t *netstats;        /* NULL: no local networks */
+    netstats_t *netstats; /* NULL: no local networks */
     alert_store_t *alerts;
-    const char *alerts_db;       /* path of the store's database (engaged alerts at start) */
+    const char *alerts_db; /* path of the store's database (engaged alerts at start) */
     worker_t *const *workers;
     int n_workers;
     packet_iface_t *const *packet_ifaces; /* local packet interfaces (capture counters) */
     int n_packet_ifaces;
-    const char *control;         /* REP endpoint, or NULL */
-    int timer;                   /* 1: rounds at the wall-clock boundaries; 0: only on request */
+    const char *control; /* REP endpoint, or NULL */
+    int timer;           /* 1: rounds at the wall-clock boundaries; 0: only on request */
     const char *snmp_devices[SCHEDULER_MAX_SNMP_DEVICES]; /* --snmp-device specs */
     int n_snmp_devices;
-    int snmp_interval_s;         /* 0 = 60 */
-    atomic_int *reload;          /* set (by SIGHUP) to reload the scripts; the scheduler clears
-                                    it */
+    int snmp_interval_s; /* 0 = 60 */
+    atomic_int *reload;  /* set (by SIGHUP) to reload the scripts; the scheduler clears
+                            it */
 } scheduler_config_t;
 
 /* Builds the engine (subdirs interface, network, system, snmp), restores the engaged alerts of
@@ -58,8 +58,9 @@ typedef struct scheduler_config {
  * thread. NULL + one line in err on failure (bad endpoint, bad SNMP device, ...). */
 scheduler_t *scheduler_new(const scheduler_config_t *cfg, char *err, size_t errlen);
 
-/* Stops the thread (after the round in progress) and the poller; runs the teardown of nothing
- * more (scripts get their teardown() after every round). Accepts NULL; sets *self to NULL. */
+/* Stops the thread (after the round in progress) and the SNMP poller, closes the control
+ * socket and the engine. Accepts NULL; sets *self to NULL. Call it before the registry, the
+ * workers, the packet interfaces and the alert store go away. */
 void scheduler_destroy(scheduler_t **self);
 
 /* Client side of the control protocol: sends `request` to `endpoint` and writes the reply and

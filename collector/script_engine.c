@@ -1504,6 +1504,11 @@ int script_engine_run_flow_hook(script_engine_t *self, flow_hook_t hook, cflow_t
         flow->hook_state |= CFLOW_PROTO_DETECTED;
         calls += run_flow_round(vm, FLOW_HOOK_PROTOCOL_DETECTED, flow, is_packet_iface, now_s);
     }
+    /* protocolDetected comes before any periodicUpdate or it does not come: a flow updated
+     * before its L7 was known never gets it (order protocolDetected -> periodicUpdate* ->
+     * flowEnd) */
+    if (hook == FLOW_HOOK_PERIODIC_UPDATE && !(flow->hook_state & CFLOW_PROTO_DETECTED))
+        flow->hook_state |= CFLOW_PROTO_DETECTED | CFLOW_PD_SKIPPED;
     if (hook == FLOW_HOOK_FLOW_END) flow->hook_state |= CFLOW_ENDED;
     if (hook != FLOW_HOOK_PROTOCOL_DETECTED)
         calls += run_flow_round(vm, hook, flow, is_packet_iface, now_s);

@@ -10,8 +10,7 @@
 static int read_loadavg(sysinfo_t *o)
 {
     FILE *f = fopen("/proc/loadavg", "r");
-    if (!f)
-        return -1;
+    if (!f) return -1;
     int n = fscanf(f, "%lf %lf %lf", &o->load_1, &o->load_5, &o->load_15);
     fclose(f);
     return n == 3 ? 0 : -1;
@@ -20,15 +19,13 @@ static int read_loadavg(sysinfo_t *o)
 static int read_meminfo(sysinfo_t *o)
 {
     FILE *f = fopen("/proc/meminfo", "r");
-    if (!f)
-        return -1;
+    if (!f) return -1;
     char line[256];
     int found = 0;
     while (fgets(line, sizeof line, f)) {
         char key[64];
         unsigned long long kb;
-        if (sscanf(line, "%63[^:]: %llu", key, &kb) != 2)
-            continue;
+        if (sscanf(line, "%63[^:]: %llu", key, &kb) != 2) continue;
         uint64_t b = (uint64_t)kb * 1024;
         if (strcmp(key, "MemTotal") == 0) {
             o->mem_total = b;
@@ -49,8 +46,7 @@ static int read_meminfo(sysinfo_t *o)
 static uint64_t read_rss(void)
 {
     FILE *f = fopen("/proc/self/statm", "r");
-    if (!f)
-        return 0;
+    if (!f) return 0;
     unsigned long long size = 0, resident = 0;
     int n = fscanf(f, "%llu %llu", &size, &resident);
     fclose(f);

@@ -6,14 +6,14 @@
 #include <stdint.h>
 
 typedef struct sysinfo {
-    double load_1, load_5, load_15;  /* /proc/loadavg */
-    int cores;                       /* online CPUs */
+    double load_1, load_5, load_15;                           /* /proc/loadavg */
+    int cores;                                                /* online CPUs */
     uint64_t mem_total, mem_available, swap_total, swap_free; /* bytes, /proc/meminfo */
-    uint64_t disk_total, disk_free;  /* bytes of the directory's file system (free: what an
-                                        unprivileged user may still write) */
-    double proc_cpu_s;               /* user + system CPU seconds of this process */
-    uint64_t proc_rss;               /* resident bytes of this process */
-    int ok_load, ok_mem, ok_disk;    /* 1 when that part could be read */
+    uint64_t disk_total, disk_free; /* bytes of the directory's file system (free: what an
+                                       unprivileged user may still write) */
+    double proc_cpu_s;              /* user + system CPU seconds of this process */
+    uint64_t proc_rss;              /* resident bytes of this process */
+    int ok_load, ok_mem, ok_disk;   /* 1 when that part could be read */
 } sysinfo_t;
 
 /* Reads everything; what cannot be read stays 0 with its ok_ flag 0. `dir` may be NULL (no

@@ -369,7 +369,8 @@ static void run_hook(worker_t *self, flow_hook_t hook, cflow_t *f, int64_t now_s
         iface_add(&f->iface->c.hook_calls, (uint64_t)calls);
     }
     if (self->cfg.trace) {
-        if (!(before & CFLOW_PROTO_DETECTED) && (f->hook_state & CFLOW_PROTO_DETECTED))
+        if (!(before & CFLOW_PROTO_DETECTED) && (f->hook_state & CFLOW_PROTO_DETECTED) &&
+            !(f->hook_state & CFLOW_PD_SKIPPED))
             fprintf(self->cfg.trace, "%d %llu protocolDetected\n", f->iface->id,
                     (unsigned long long)f->flow_id);
         if (hook != FLOW_HOOK_PROTOCOL_DETECTED && !(before & CFLOW_ENDED))

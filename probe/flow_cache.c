@@ -44,6 +44,7 @@ struct flow_cache {
     void *ctx;
     uint64_t clock;
     uint64_t next_id;
+    uint64_t id_stride;
     flow_t **buckets;
     uint32_t nbuckets;         /* power of two */
     flow_list_t active;
@@ -262,6 +263,8 @@ void flow_cache_config_default(flow_cache_config_t *cfg)
     cfg->update_interval_ns = 60ull * 1000000000ull;
     cfg->tcp_linger_ns = 2ull * 1000000000ull;
     cfg->frag_slots = 4096;
+    cfg->id_base = 1;
+    cfg->id_stride = 1;
 }
 
 flow_cache_t *flow_cache_new(const flow_cache_config_t *cfg, l7_t *l7, flow_emit_fn emit,
@@ -279,7 +282,8 @@ flow_cache_t *flow_cache_new(const flow_cache_config_t *cfg, l7_t *l7, flow_emit
     self->l7 = l7;
     self->emit = emit;
     self->ctx = ctx;
-    self->next_id = 1;
+    self->next_id = cfg->id_base ? cfg->id_base : 1;
+    self->id_stride = cfg->id_stride ? cfg->id_stride : 1;
     self->nbuckets = BUCKETS_MIN;
     self->buckets = calloc(self->nbuckets, sizeof *self->buckets);
     self->frags = calloc(fs, sizeof *self->frags);
@@ -364,7 +368,8 @@ static flow_t *flow_create(flow_cache_t *self, const packet_t *p, uint16_t sport
     k->ip_version = p->ip_version;
     k->l4_proto = p->l4_proto;
     f->hash = h;
-    f->id = self->next_id++;
+    f->id = self->next_id;
+    self->next_id += self->id_stride;
     f->first_ns = p->ts_ns;
     f->last_ns = p->ts_ns;
     f->last_export_ns = self->clock;
@@ -522,6 +527,12 @@ void flow_cache_process(flow_cache_t *self, const packet_t *p)
     }
     if (!created && self->cfg.update_interval_ns &&
         self->clock - f->last_export_ns >= self->cfg.update_interval_ns) {
+        /* L7 is settled before the first update: collectors run protocolDetected before any
+         * periodicUpdate, so a detection still pending now ends with nDPI's best guess */
+        if (!f->l7_done && self->l7 && l7_giveup(self->l7, f) == 1) {
+            self->stats.l7_detected++;
+            self->emit(self->ctx, f, FLOW_EV_L7, END_NONE);
+        }
         f->last_export_ns = self->clock;
         self->emit(self->ctx, f, FLOW_EV_UPDATE, END_NONE);
     }
@@ -536,6 +547,12 @@ void flow_cache_expire(flow_cache_t *self, uint64_t now_ns)
         flow_end(self, f, (enum end_reason)f->end_reason);
     while ((f = self->active.tail) && f->touch_ns + self->cfg.idle_timeout_ns <= self->clock)
         flow_end(self, f, END_IDLE);
+}
+
+void flow_cache_advance(flow_cache_t *self, uint64_t now_ns)
+{
+    if (now_ns > self->clock)
+        self->clock = now_ns;
 }
 
 void flow_cache_flush(flow_cache_t *self, enum end_reason reason)

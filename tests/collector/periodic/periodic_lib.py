@@ -324,8 +324,8 @@ class Collector:
 
     def request(self, *args, timeout=300):
         """Runs zflow-collector as a control client; returns (rc, stdout, stderr)."""
-        out = subprocess.run(self.wrap + [self.env.bin("zflow-collector"), "--control",
-                                          self.control] + list(args),
+        out = subprocess.run([self.env.bin("zflow-collector"), "--control",
+                              self.control] + list(args),
                              capture_output=True, text=True, timeout=timeout)
         return out.returncode, out.stdout, out.stderr
 

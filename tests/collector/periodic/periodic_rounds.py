@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """collector.periodic.rounds: interface, network and system rounds run on request
-(--control, --run-round) on a collector fed by two real probes replaying captures:
-  - round 1 (after the replays): the stock threshold scripts (lowered thresholds) engage
+(--control, --run-round) on a collector fed by two real probes replaying captures and by a
+local packet interface (--pcap with --listen: IPv6 traffic of a local /64):
+  - round 0 (the local packet interface only): its interface and the IPv6 network engage;
+  - round 1 (after the replays): round 0's alerts are released (no new traffic there); the
+    stock threshold scripts (lowered thresholds) engage
     interface throughput/bytes/packets alerts for both probe interfaces, network
     ingress/egress for both local networks, SYN flood and SYN scan victim for the scanned
     network (ndpi__synscan.pcap: 1991 SYN-only flows to 64.13.134.52), system CPU, memory and
@@ -24,7 +27,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import periodic_lib as E  # noqa: E402
 
-NETS = "192.168.168.0/24,64.13.134.0/24"
+NETS = "192.168.168.0/24,64.13.134.0/24,2a00:d40:1:3::/64"
+V6 = "2a00:d40:1:3::/64"
+LOCAL_PCAP = "ndpi__http_ipv6.pcap"
+IF_L = "local:%s/%s" % (LOCAL_PCAP, LOCAL_PCAP)
 LOW = {
     "interface": {"throughput": {"value": "throughput;gt;1000"},
                   "bytes": {"value": "bytes;gt;1000"},
@@ -45,6 +51,8 @@ EXPECTED_ROUND1 = (
      for t in ("network_ingress", "network_egress")] +
     [("64.13.134.0/24", "syn_flood_victim"), ("64.13.134.0/24", "syn_scan_victim")])
 SYSTEM = [("system", "cpu_load"), ("system", "memory"), ("system", "disk_space")]
+ROUND0 = ([(IF_L, t) for t in ("interface_throughput", "interface_bytes", "interface_packets")] +
+          [(V6, "network_ingress"), (V6, "network_egress")])
 
 
 def one_row(db, value, atype):
@@ -82,12 +90,33 @@ def run():
     for sd in ("interface", "network", "system"):
         scripts.update(E.recorder(sd))
     sdir = E.write_scripts(env, scripts)
-    col = E.Collector(env, "col", data, scripts_dir=sdir, local_networks=NETS).start()
+    # a local packet interface (--pcap next to --listen) with IPv6 traffic of a local network
+    local_pcap = os.path.join(E.PCAPS, LOCAL_PCAP)
+    local_events = E.dump_reference(env, local_pcap)
+    col = E.Collector(env, "col", data, scripts_dir=sdir, local_networks=NETS,
+                      extra=["--pcap", local_pcap]).start()
 
-    # round 0: no traffic yet: the networks and the system, no interface
+    def local_done():
+        for p in col.fresh_status()["registry"]["probes"]:
+            if p["probe_id"].startswith("local:") and p["flow_events"] == local_events:
+                return p
+        return None
+    E.wait_for(local_done, 60, "the local packet interface to be applied")
+
+    # round 0: the local packet interface, the three networks and the system
+    mark = E.max_id(db)
     r0 = col.run_round("min")
-    E.check(r0["entities"] == 3 and r0["errors"] == 0, "round 0: %s" % r0)
-    check_engaged(db, SYSTEM)
+    E.check(r0["entities"] == 5 and r0["errors"] == 0, "round 0: %s" % r0)
+    check_engaged(db, SYSTEM + ROUND0)
+    recs = by_value(E.records(db, after_id=mark))
+    loc = recs[IF_L]
+    E.check(loc["is_packet_interface"] is True and loc["probe_id"] == "local:" + LOCAL_PCAP and
+            loc["stats"]["capture_packets"] > 0 and loc["stats"]["bytes"] > 0 and
+            loc["stats"]["flows_ended"] == loc["stats"]["flows_new"] > 0,
+            "local packet interface: %s" % loc)
+    v6 = recs[V6]
+    E.check(v6["delta"]["egress_bytes"] > 0 and v6["delta"]["ingress_bytes"] > 0 and
+            v6["hosts"] == 1, "IPv6 network: %s" % v6)
 
     E.outside_minute_edge()
     probes = [E.Probe(env, "pA", col.endpoint, pcap=os.path.join(E.PCAPS, "vast__example.pcap")),
@@ -102,12 +131,13 @@ def run():
     # round 1: every threshold crossed
     mark = E.max_id(db)
     r1 = col.run_round("min")
-    E.check(r1["entities"] == 5, "round 1 entities: %s" % r1)
+    E.check(r1["entities"] == 7, "round 1 entities: %s" % r1)
     E.check(r1["errors"] == 0, "round 1 script errors: %s" % r1)
     E.check(r1["alerts_triggered"] >= len(EXPECTED_ROUND1) + len(SYSTEM),
             "round 1 triggered: %s" % r1)
     E.check(r1["teardowns"] == 3, "round 1 teardowns: %s" % r1)
     check_engaged(db, EXPECTED_ROUND1 + SYSTEM)
+    check_released(db, ROUND0)
     E.check(not E.engaged(db, "too_many_drops"), "too_many_drops engaged without drops")
     a = one_row(db, IF_A, "interface_throughput")
     E.check(a["probe_id"] == "pA" and a["interface"] == "vast__example.pcap" and
@@ -120,7 +150,7 @@ def run():
     # what the scripts were given
     recs = E.records(db, after_id=mark)
     ifr = by_value([r for r in recs if r["subdir"] == "interface"])
-    E.check(set(ifr) == {IF_A, IF_B}, "interface records: %s" % list(ifr))
+    E.check(set(ifr) == {IF_A, IF_B, IF_L}, "interface records: %s" % list(ifr))
     for value, pid, pcap in ((IF_A, "pA", "vast__example.pcap"),
                              (IF_B, "pB", "ndpi__synscan.pcap")):
         r = ifr[value]
@@ -164,7 +194,7 @@ def run():
             s["collector"]["probes"] == 2 and s["delta"]["flow_events"] > 0 and
             s["stats"]["lost_messages"] == 0, "system: %s" % s)
     # teardown() after all entities of each subdir, with the round's number of calls
-    for sd, n in (("interface", 2), ("network", 2), ("system", 1)):
+    for sd, n in (("interface", 3), ("network", 3), ("system", 1)):
         td = [r for r in E.db_rows(db, "alert_type = 'periodic_teardown' AND id > ?", (mark,))
               if ('"subdir":"%s"' % sd) in r["json"]]
         E.check(len(td) == 1 and ('"calls":%d' % n) in td[0]["json"],
@@ -181,6 +211,7 @@ def run():
             "round 2: %s" % r2)
     check_released(db, EXPECTED_ROUND1)
     check_engaged(db, SYSTEM + [(IF_A, "probe_down"), (IF_B, "probe_down")])
+    E.check(not E.engaged(db, "probe_down", IF_L), "probe_down for a packet interface")
     pd = one_row(db, IF_A, "probe_down")
     E.check("pA" in pd["message"] and pd["severity"] >= 5, "probe_down: %s" % pd)
     recs = E.records(db, subdir="interface", after_id=mark)
@@ -198,7 +229,7 @@ def run():
         E.check(r["errors"] == 0 and r["alerts_released"] == 0, "%s round: %s" % (g, r))
         got = E.records(db, granularity=g, after_id=mark)
         E.check(sorted({x["subdir"] for x in got}) == ["interface", "network", "system"] and
-                len(got) == 5, "%s records: %s" % (g, got))
+                len(got) == 7, "%s records: %s" % (g, got))
         E.check(all(x["first_round"] is True for x in got), "%s: first round" % g)
         # alerts engaged by earlier minute rounds are the entity's current alerts
         ifa = [x for x in got if x["entity_value"] == IF_A][0]
