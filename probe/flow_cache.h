@@ -21,6 +21,9 @@ typedef struct flow_cache_config {
     uint64_t update_interval_ns; /* default 60 s; 0 = no periodic updates */
     uint64_t tcp_linger_ns;      /* after FIN both ways or RST (default 2 s) */
     uint32_t frag_slots;         /* fragment table size (default 4096) */
+    uint64_t id_base;            /* first flow id (default 1; 0 = 1) */
+    uint64_t id_stride;          /* step between flow ids (default 1; 0 = 1): caches that share
+                                  * a run use bases 1..N and stride N */
 } flow_cache_config_t;
 
 typedef struct flow_cache_stats {
@@ -52,6 +55,10 @@ void flow_cache_process(flow_cache_t *self, const packet_t *pkt);
 
 /* Advances the clock to now_ns (if later) and ends idle and lingering flows. */
 void flow_cache_expire(flow_cache_t *self, uint64_t now_ns);
+
+/* Advances the clock to now_ns (if later) without ending anything: a cache that sees only part
+ * of the packets keeps the clock of the whole stream (sharded sensor). */
+void flow_cache_advance(flow_cache_t *self, uint64_t now_ns);
 
 /* Ends every flow with `reason` (END_SHUTDOWN at exit). */
 void flow_cache_flush(flow_cache_t *self, enum end_reason reason);
