@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # zflow demo on this host, no containers: installs the dependencies, builds, and runs a collector
-# with two probes capturing live on the loopback interface while real clients (curl, dig) talk to
-# real servers (python3 http.server, dnsmasq). Prints a live summary; Ctrl-C (or --duration S)
-# stops everything cleanly.
+# with three probes capturing live on the loopback interface while real clients (curl, dig) talk
+# to real servers (python3 http.server, dnsmasq) and the demo scenario (compose/image/demo/
+# scenario.py: a download from a blacklisted server, a SYN scan, ...) is replayed with tcpreplay;
+# a Suricata stand-in sends Eve JSON about that scenario over syslog with logger, and the
+# collector joins those IDS alerts with the probe's flows by Community ID. Prints a live summary;
+# Ctrl-C (or --duration S) stops everything cleanly.
 #
 # Usage: compose/demo-local.sh [--duration SECONDS] [--no-build]
 set -euo pipefail
@@ -30,7 +33,8 @@ COLLECTOR=$BIN/collector/zflow-collector
 
 # Free loopback ports for the collector, the web server and the DNS server.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-ZMQ_PORT=$(free_port); WEB_PORT=$(free_port); DNS_PORT=$(free_port)
+ZMQ_PORT=$(free_port); WEB_PORT=$(free_port); DNS_PORT=$(free_port); SYSLOG_PORT=$(free_port)
+SCENARIO=$ROOT/compose/image/demo/scenario.py
 WORK=$(mktemp -d /tmp/zflow-demo.XXXXXX)
 DATA=$WORK/data
 mkdir -p "$DATA" "$WORK/www"
@@ -54,7 +58,7 @@ trap cleanup EXIT
 trap 'exit 0' INT TERM
 
 # Servers: a web server with a few files and a DNS server answering for demo.zflow.
-for i in 1 2 3; do head -c $((i * 20000)) /dev/urandom > "$WORK/www/file$i.bin"; done
+for i in 1 2 3; do head -c $((i * 15000)) /dev/urandom | base64 > "$WORK/www/page$i.html"; done
 (cd "$WORK/www" && exec python3 -m http.server "$WEB_PORT" --bind 127.0.0.1) \
   >"$WORK/http.log" 2>&1 &
 PIDS+=($!)
@@ -65,7 +69,9 @@ PIDS+=($!)
 
 # The collector, with the stock scripts; 127.0.0.0/8 is the local network.
 "$COLLECTOR" --listen "tcp://127.0.0.1:$ZMQ_PORT" --installdir "$ROOT" --data-dir "$DATA" \
-  --local-networks 127.0.0.0/8 --status-file "$WORK/status.json" --summary-interval 0 \
+  --local-networks 127.0.0.0/8,10.99.0.0/24 --status-file "$WORK/status.json" \
+  --syslog "tcp://127.0.0.1:$SYSLOG_PORT" --syslog "udp://127.0.0.1:$SYSLOG_PORT" \
+  --control "ipc://$WORK/control" --summary-interval 0 \
   >"$WORK/collector.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do [ -s "$WORK/status.json" ] && break; sleep 0.1; done
@@ -80,24 +86,44 @@ PROBE_PIDS+=($!)
 "$PROBE" -i lo -f "udp port $DNS_PORT" -c "tcp://127.0.0.1:$ZMQ_PORT" --probe-id demo-dns \
   --idle-timeout 10 >"$WORK/probe-dns.log" 2>&1 &
 PROBE_PIDS+=($!)
+"$PROBE" -i lo -f "net 10.99.0.0/24" -c "tcp://127.0.0.1:$ZMQ_PORT" --probe-id demo-office \
+  --idle-timeout 10 >"$WORK/probe-office.log" 2>&1 &
+PROBE_PIDS+=($!)
+python3 "$SCENARIO" pcap "$WORK/scenario.pcap"
 
 # Clients: curl and dig in a loop.
 (
   n=0
   while :; do
     n=$((n + 1))
-    curl -s -o /dev/null "http://127.0.0.1:$WEB_PORT/file$((n % 3 + 1)).bin" || true
+    curl -s -o /dev/null "http://127.0.0.1:$WEB_PORT/page$((n % 3 + 1)).html" || true
     dig +short +tries=1 +time=1 -p "$DNS_PORT" @127.0.0.1 "host$((n % 50)).demo.zflow" >/dev/null || true
     sleep 0.2
   done
 ) &
 PIDS+=($!)
 
+# The office scenario every 15 s: its packets on lo (seen by demo-office), then what an IDS
+# watching it would report, as Suricata Eve JSON over syslog.
+(
+  while :; do
+    tcpreplay -q -i lo --topspeed "$WORK/scenario.pcap" >/dev/null 2>&1 || true
+    sleep 1
+    python3 "$SCENARIO" eve |
+      logger --server 127.0.0.1 --port "$SYSLOG_PORT" --tcp --octet-count -t suricata \
+        --size 65536 || true
+    sleep 14
+  done
+) &
+PIDS+=($!)
+
 cat <<INFO
-zflow demo running: collector tcp://127.0.0.1:$ZMQ_PORT, probes demo-web (tcp/$WEB_PORT) and
-demo-dns (udp/$DNS_PORT) on lo, clients curl and dig. Data and logs in $WORK.
+zflow demo running: collector tcp://127.0.0.1:$ZMQ_PORT (syslog $SYSLOG_PORT), probes demo-web
+(tcp/$WEB_PORT), demo-dns (udp/$DNS_PORT) and demo-office (the replayed scenario) on lo; clients
+curl and dig; Suricata-style Eve events over syslog. Data and logs in $WORK.
 Look further: $COLLECTOR --alerts 20 --data-dir $DATA
               $COLLECTOR --list-scripts --installdir $ROOT --data-dir $DATA
+              $COLLECTOR --control ipc://$WORK/control --run-round min
 Ctrl-C stops.
 INFO
 
@@ -113,9 +139,14 @@ alerts = sum(w["alerts"] for w in s["workers"])
 active = sum(w["flows_active"] for w in s["workers"])
 parts = ["%s %s %.1f flows/s lost %d" % (p["probe_id"], "up" if p["up"] else "DOWN",
          p["flows_per_s"], p["lost"]) for p in probes]
-print("[%5.0fs] probes: %s | active flows %d | hook calls %d | alerts %d"
-      % (s["uptime_s"], "; ".join(parts) or "none yet", active, hooks, alerts))
+sl = s.get("syslog", {})
+print("[%5.0fs] probes: %s | active flows %d | hook calls %d | flow alerts %d | syslog %d "
+      "events, %d IDS alerts joined with probe flows"
+      % (s["uptime_s"], "; ".join(parts) or "none yet", active, hooks, alerts,
+         sl.get("received", 0), sl.get("attached", 0)))
 PY
+  echo "  recent alerts:"
+  "$COLLECTOR" --alerts 3 --data-dir "$DATA" 2>/dev/null | tail -n +2 | cut -c1-150 | sed 's/^/    /'
   if [ "$DURATION" != 0 ] && [ $(( $(date +%s) - start )) -ge "$DURATION" ]; then
     break
   fi
