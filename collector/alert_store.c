@@ -919,6 +919,22 @@ int alert_store_sync(alert_store_t *self, int timeout_ms)
     return rc;
 }
 
+uint64_t alert_store_mark(alert_store_t *self)
+{
+    pthread_mutex_lock(&self->mu);
+    uint64_t v = self->seq_queued;
+    pthread_mutex_unlock(&self->mu);
+    return v;
+}
+
+uint64_t alert_store_done(alert_store_t *self)
+{
+    pthread_mutex_lock(&self->mu);
+    uint64_t v = self->seq_done;
+    pthread_mutex_unlock(&self->mu);
+    return v;
+}
+
 void alert_store_get_stats(alert_store_t *self, alert_store_stats_t *out)
 {
     pthread_mutex_lock(&self->mu);

@@ -50,6 +50,13 @@ int alert_store_is_engaged(alert_store_t *self, const char *entity, const char *
  * A negative timeout_ms waits without limit. 0, or -1 on timeout. */
 int alert_store_sync(alert_store_t *self, int timeout_ms);
 
+/* Operations (alerts, releases) queued so far, and those the writer has finished (committed or
+ * failed). Once done >= a mark taken earlier, everything queued before the mark is on disk:
+ * the collector acknowledges a flow batch only then, so a kill -9 loses no alert of an
+ * acknowledged batch. Thread-safe. */
+uint64_t alert_store_mark(alert_store_t *self);
+uint64_t alert_store_done(alert_store_t *self);
+
 void alert_store_get_stats(alert_store_t *self, alert_store_stats_t *out);
 
 /* Prints the newest `limit` alerts of the database at `path` (opened read-only), newest first,

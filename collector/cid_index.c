@@ -9,9 +9,12 @@
 
 #define SHARDS 64
 #define CID_MAX 48
+#define PER_CID_MAX 8     /* flows remembered per Community ID; the oldest ended one goes */
+#define BUCKETS_MIN 1024u
 
 typedef struct entry {
-    struct entry *next;
+    struct entry *next;          /* hash chain */
+    struct entry *older, *newer; /* ended entries, oldest first (for expiry and eviction) */
     char cid[CID_MAX];
     const iface_t *iface;
     uint64_t flow_id;
@@ -21,8 +24,9 @@ typedef struct entry {
 typedef struct shard {
     pthread_mutex_t lock;
     entry_t **buckets;
-    uint32_t nbuckets;
+    uint32_t nbuckets;           /* power of two */
     uint32_t count;
+    entry_t *oldest, *newest;    /* ended entries */
 } shard_t;
 
 struct cid_index {
@@ -47,8 +51,8 @@ cid_index_t *cid_index_new(uint32_t cap)
     self->cap_per_shard = cap / SHARDS + 1;
     for (int i = 0; i < SHARDS; i++) {
         pthread_mutex_init(&self->shards[i].lock, NULL);
-        self->shards[i].nbuckets = 4096;
-        self->shards[i].buckets = calloc(4096, sizeof(entry_t *));
+        self->shards[i].nbuckets = BUCKETS_MIN;
+        self->shards[i].buckets = calloc(BUCKETS_MIN, sizeof(entry_t *));
         if (!self->shards[i].buckets) {
             cid_index_destroy(&self);
             return NULL;
@@ -79,37 +83,66 @@ void cid_index_destroy(cid_index_t **pself)
     *pself = NULL;
 }
 
-/* Drops ended entries past their keep time from one bucket chain. Caller holds the lock. */
-static void sweep_chain(shard_t *s, entry_t **pp, int64_t now_s)
+static inline entry_t **bucket_of(shard_t *s, uint32_t h)
 {
-    while (*pp) {
-        entry_t *e = *pp;
-        if (e->ended_s && now_s - e->ended_s > CID_INDEX_KEEP_ENDED_S) {
-            *pp = e->next;
-            free(e);
-            s->count--;
-        } else {
-            pp = &e->next;
-        }
+    return &s->buckets[(h / SHARDS) & (s->nbuckets - 1)];
+}
+
+static void ended_unlink(shard_t *s, entry_t *e)
+{
+    if (e->older)
+        e->older->newer = e->newer;
+    else if (s->oldest == e)
+        s->oldest = e->newer;
+    if (e->newer)
+        e->newer->older = e->older;
+    else if (s->newest == e)
+        s->newest = e->older;
+    e->older = e->newer = NULL;
+}
+
+/* Removes an entry from its chain and the ended list, and frees it. */
+static void entry_drop(shard_t *s, entry_t *e)
+{
+    entry_t **pp = bucket_of(s, cid_hash(e->cid));
+    while (*pp && *pp != e)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = e->next;
+    if (e->ended_s)
+        ended_unlink(s, e);
+    free(e);
+    s->count--;
+}
+
+/* Ended entries older than the keep time go; with `need_room`, the oldest ended one goes too. */
+static void expire(shard_t *s, int64_t now_s, int need_room)
+{
+    while (s->oldest && (now_s - s->oldest->ended_s > CID_INDEX_KEEP_ENDED_S || need_room)) {
+        entry_drop(s, s->oldest);
+        need_room = 0;
     }
 }
 
-/* Makes room in a full shard by dropping ended entries (oldest keep time first is not
- * tracked; any ended entry goes). Returns 1 when room was made. Caller holds the lock. */
-static int make_room(shard_t *s)
+static void grow(shard_t *s)
 {
+    uint32_t n = s->nbuckets * 2;
+    entry_t **nb = calloc(n, sizeof *nb);
+    if (!nb)
+        return;
     for (uint32_t b = 0; b < s->nbuckets; b++) {
-        for (entry_t **pp = &s->buckets[b]; *pp; pp = &(*pp)->next) {
-            if ((*pp)->ended_s) {
-                entry_t *e = *pp;
-                *pp = e->next;
-                free(e);
-                s->count--;
-                return 1;
-            }
+        entry_t *e = s->buckets[b];
+        while (e) {
+            entry_t *next = e->next;
+            entry_t **head = &nb[(cid_hash(e->cid) / SHARDS) & (n - 1)];
+            e->next = *head;
+            *head = e;
+            e = next;
         }
     }
-    return 0;
+    free(s->buckets);
+    s->buckets = nb;
+    s->nbuckets = n;
 }
 
 void cid_index_add(cid_index_t *self, const char *cid, const iface_t *iface, uint64_t flow_id)
@@ -119,27 +152,51 @@ void cid_index_add(cid_index_t *self, const char *cid, const iface_t *iface, uin
     uint32_t h = cid_hash(cid);
     shard_t *s = &self->shards[h % SHARDS];
     pthread_mutex_lock(&s->lock);
-    entry_t **head = &s->buckets[(h / SHARDS) % s->nbuckets];
-    for (entry_t *e = *head; e; e = e->next)
-        if (e->iface == iface && e->flow_id == flow_id && strcmp(e->cid, cid) == 0) {
-            e->ended_s = 0;
-            pthread_mutex_unlock(&s->lock);
-            return;
-        }
-    if (s->count >= self->cap_per_shard && !make_room(s)) {
-        atomic_fetch_add(&self->full, 1);
-        pthread_mutex_unlock(&s->lock);
-        return;
+    entry_t *same = NULL, *oldest_same_ended = NULL;
+    int n_same = 0;
+    for (entry_t *e = *bucket_of(s, h); e; e = e->next) {
+        if (strcmp(e->cid, cid) != 0)
+            continue;
+        n_same++;
+        if (e->iface == iface && e->flow_id == flow_id)
+            same = e;
+        if (e->ended_s && (!oldest_same_ended || e->ended_s < oldest_same_ended->ended_s))
+            oldest_same_ended = e;
     }
+    if (same) {
+        if (same->ended_s) {
+            ended_unlink(s, same);
+            same->ended_s = 0;
+        }
+        goto out;
+    }
+    if (n_same >= PER_CID_MAX) {
+        if (!oldest_same_ended) { /* every one of them is active: keep the ones we have */
+            atomic_fetch_add(&self->full, 1);
+            goto out;
+        }
+        entry_drop(s, oldest_same_ended);
+    }
+    if (s->count >= self->cap_per_shard) {
+        expire(s, 0, 1);
+        if (s->count >= self->cap_per_shard) {
+            atomic_fetch_add(&self->full, 1);
+            goto out;
+        }
+    }
+    if (s->count >= s->nbuckets)
+        grow(s);
     entry_t *e = calloc(1, sizeof *e);
     if (e) {
         snprintf(e->cid, sizeof e->cid, "%s", cid);
         e->iface = iface;
         e->flow_id = flow_id;
+        entry_t **head = bucket_of(s, h);
         e->next = *head;
         *head = e;
         s->count++;
     }
+out:
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -151,11 +208,20 @@ void cid_index_end(cid_index_t *self, const char *cid, const iface_t *iface, uin
     uint32_t h = cid_hash(cid);
     shard_t *s = &self->shards[h % SHARDS];
     pthread_mutex_lock(&s->lock);
-    entry_t **head = &s->buckets[(h / SHARDS) % s->nbuckets];
-    for (entry_t *e = *head; e; e = e->next)
-        if (e->iface == iface && e->flow_id == flow_id && strcmp(e->cid, cid) == 0)
+    for (entry_t *e = *bucket_of(s, h); e; e = e->next)
+        if (e->iface == iface && e->flow_id == flow_id && !e->ended_s &&
+            strcmp(e->cid, cid) == 0) {
             e->ended_s = now_s > 0 ? now_s : 1;
-    sweep_chain(s, head, now_s);
+            e->older = s->newest; /* append to the ended list (times only grow) */
+            e->newer = NULL;
+            if (s->newest)
+                s->newest->newer = e;
+            else
+                s->oldest = e;
+            s->newest = e;
+            break;
+        }
+    expire(s, now_s, 0);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -167,9 +233,8 @@ int cid_index_find(cid_index_t *self, const char *cid, int64_t now_s, cid_match_
     uint32_t h = cid_hash(cid);
     shard_t *s = &self->shards[h % SHARDS];
     pthread_mutex_lock(&s->lock);
-    entry_t **head = &s->buckets[(h / SHARDS) % s->nbuckets];
-    sweep_chain(s, head, now_s);
-    for (entry_t *e = *head; e; e = e->next) {
+    expire(s, now_s, 0);
+    for (entry_t *e = *bucket_of(s, h); e; e = e->next) {
         if (strcmp(e->cid, cid) != 0)
             continue;
         int better = !out->found || (!e->ended_s && out->ended) ||

@@ -31,7 +31,8 @@ void cid_index_add(cid_index_t *self, const char *cid, const iface_t *iface, uin
 void cid_index_end(cid_index_t *self, const char *cid, const iface_t *iface, uint64_t flow_id,
                    int64_t now_s);
 
-/* The most recent flow of a probe interface (not a syslog one) with that Community ID; an
+/* At most 8 flows are kept per Community ID (the oldest ended one makes room).
+ * The most recent flow of a probe interface (not a syslog one) with that Community ID; an
  * active flow wins over ended ones. Thread-safe. */
 int cid_index_find(cid_index_t *self, const char *cid, int64_t now_s, cid_match_t *out);
 

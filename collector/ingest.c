@@ -20,6 +20,7 @@ struct ingest {
     void *socks[INGEST_MAX_LISTEN];
     int n_socks;
     size_t inflight;
+    batch_t *ack_head, *ack_tail; /* applied, waiting for their alerts to be committed */
     int local_expected, local_finished;
     ingest_stats_t st;
     uint64_t last_log_ns[CODEC_ERR_COUNT + 4];
@@ -384,16 +385,37 @@ static void drain_socket(ingest_t *self, int sock)
     }
 }
 
-static void drain_done(ingest_t *self)
+/* Acknowledges the applied batches whose alerts are on disk, oldest first. */
+static void send_ready_acks(ingest_t *self)
 {
+    uint64_t done = self->cfg.alerts ? alert_store_done(self->cfg.alerts) : UINT64_MAX;
     batch_t *b;
-    while ((b = queue_pop(self->cfg.done, 0))) {
+    while ((b = self->ack_head) && b->alert_mark <= done) {
+        self->ack_head = b->next_ack;
+        if (!self->ack_head)
+            self->ack_tail = NULL;
         registry_seq_mark(b->run, b->seq, SEQ_APPLIED);
         send_ack(self, b->socket_index, b->routing_id, b->routing_len, b->env->run_id, b->seq);
         codec_free(b->env);
         free(b);
         self->inflight--;
     }
+}
+
+static void drain_done(ingest_t *self)
+{
+    batch_t *b;
+    while ((b = queue_pop(self->cfg.done, 0))) {
+        /* the worker queued the batch's alerts before handing it back */
+        b->alert_mark = self->cfg.alerts ? alert_store_mark(self->cfg.alerts) : 0;
+        b->next_ack = NULL;
+        if (self->ack_tail)
+            self->ack_tail->next_ack = b;
+        else
+            self->ack_head = b;
+        self->ack_tail = b;
+    }
+    send_ready_acks(self);
 }
 
 static void drain_local(ingest_t *self)
@@ -639,10 +661,10 @@ void ingest_print_status(ingest_t *self, FILE *out)
                 "%s{\"events\":%" PRIu64 ",\"flows_active\":%" PRIu64 ",\"flows_created\":%" PRIu64
                 ",\"flows_ended\":%" PRIu64 ",\"hook_calls\":%" PRIu64 ",\"script_errors\":%" PRIu64
                 ",\"alerts\":%" PRIu64 ",\"alerts_dropped\":%" PRIu64 ",\"table_full\":%" PRIu64
-                ",\"queue_depth\":%" PRIu64 "}",
+                ",\"queue_depth\":%" PRIu64 ",\"late_events\":%" PRIu64 "}",
                 w ? "," : "", ws.events, ws.flows_active, ws.flows_created, ws.flows_ended,
                 ws.hook_calls, ws.script_errors, ws.alerts, ws.alerts_dropped, ws.table_full,
-                ws.queue_depth);
+                ws.queue_depth, ws.late_events);
     }
     fprintf(out, "],\"registry\":");
     registry_print_json(self->cfg.registry, out, t);

@@ -22,6 +22,7 @@ typedef struct ingest_config {
     int n_workers;
     registry_t *registry;
     queue_t *done;               /* completions from the workers */
+    alert_store_t *alerts;       /* acks wait until the batch's alerts are committed (or NULL) */
     queue_t *local;              /* packed envelopes from local packet interfaces */
     size_t max_inflight;         /* batches applied but not yet acknowledged (< done's cap) */
     uint32_t probe_timeout_s;    /* silent longer = down (default 30) */

@@ -567,6 +567,7 @@ int main(int argc, char **argv)
     ic.n_workers = o.workers;
     ic.registry = registry;
     ic.done = done;
+    ic.alerts = alerts;
     ic.local = local;
     ic.max_inflight = max_inflight;
     ic.probe_timeout_s = (uint32_t)o.probe_timeout_s;

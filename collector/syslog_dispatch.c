@@ -25,6 +25,7 @@
 #define FLUSH_NS        100000000ull /* pending flows reach ingest within 100 ms */
 #define BATCH_SOURCES   16           /* sources with a pending flow batch at once */
 #define STR_CAP         255          /* any string taken from a script's flow table */
+#define TCP_WAIT_MS     10000 /* a TCP message waits this long for room in the queue */
 
 /* One message waiting for its script; the body follows the struct. */
 typedef struct item {
@@ -43,7 +44,7 @@ typedef struct item {
 typedef struct flow_buf {
     Zflow__Flow msg;
     uint8_t cli[16], srv[16];
-    char *strs[8]; /* owned strings */
+    char *strs[9]; /* owned strings: event, the 2 addresses and 6 names (field_str) */
     int n_strs;
 } flow_buf_t;
 
@@ -77,13 +78,14 @@ struct syslog_dispatch {
     pthread_t thread;
     int started;
     atomic_int stop;
+    atomic_int stalled; /* a TCP message found the queue full for TCP_WAIT_MS: drop at once */
     script_engine_t *engine;
     uint64_t run_id;
     batch_t *batches[BATCH_SOURCES];
     const item_t *cur; /* the message being handled (for the Lua API) */
     /* counters: written by one thread each, read by any (relaxed atomics) */
     _Atomic uint64_t received, malformed, queue_full, dispatched, no_script, flows, flow_batches,
-        flow_errors, stats_messages, attached, attach_misses;
+        flow_errors, stats_messages, attached, attach_misses, calls, errors;
     pthread_mutex_t src_lock; /* guards sources */
     source_count_t sources[SOURCES_TRACKED + 1];
     int n_sources;
@@ -180,7 +182,6 @@ void syslog_dispatch_deliver(void *ctx, const char *raw, size_t len, const syslo
                              const struct sockaddr_storage *from, int is_tcp)
 {
     syslog_dispatch_t *self = ctx;
-    (void)is_tcp;
     bump(&self->received, 1);
     char addr[64] = "";
     if (from && from->ss_family == AF_INET)
@@ -216,10 +217,23 @@ void syslog_dispatch_deliver(void *ctx, const char *raw, size_t len, const syslo
     it->body[blen] = '\0';
     (void)raw;
     (void)len;
-    if (queue_push(self->in, it) != 0) {
-        bump(&self->queue_full, 1);
-        free(it);
+    if (queue_push(self->in, it) == 0) {
+        if (is_tcp) atomic_store_explicit(&self->stalled, 0, memory_order_relaxed);
+        return;
     }
+    /* TCP: wait for room rather than drop. This blocks the listener thread, so every TCP
+     * sender is slowed down by TCP flow control (UDP datagrams wait in the socket buffer).
+     * A dispatcher stuck that long (shutdown: ingest gone) makes TCP drop again. */
+    if (is_tcp && !atomic_load_explicit(&self->stalled, memory_order_relaxed)) {
+        struct timespec tick = {0, 200000};
+        for (int i = 0; i < TCP_WAIT_MS * 5 && !atomic_load(&self->stop); i++) {
+            nanosleep(&tick, NULL);
+            if (queue_push(self->in, it) == 0) return;
+        }
+        atomic_store_explicit(&self->stalled, 1, memory_order_relaxed);
+    }
+    bump(&self->queue_full, 1);
+    free(it);
 }
 
 /* ---- flows from scripts ---- */
@@ -352,7 +366,8 @@ static char *field_str(lua_State *L, int t, const char *name, flow_buf_t *f)
     if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) {
         size_t n;
         const char *s = lua_tolstring(L, -1, &n);
-        if (f->n_strs < 8 && (copy = strndup(s, n > STR_CAP ? STR_CAP : n)))
+        if (f->n_strs < (int)(sizeof f->strs / sizeof f->strs[0]) &&
+            (copy = strndup(s, n > STR_CAP ? STR_CAP : n)))
             f->strs[f->n_strs++] = copy;
     } else if (!lua_isnil(L, -1)) {
         luaL_error(L, "field '%s' must be a string", name);
@@ -658,6 +673,10 @@ static void handle(syslog_dispatch_t *self, item_t *it)
     script_engine_run_script_hook(self->engine, SUBDIR_SYSLOG, it->source, "handleEvent", NULL,
                                   (int64_t)(wall_ns() / 1000000000ull), push_event, it);
     self->cur = NULL;
+    uint64_t calls = 0, errors = 0;
+    script_engine_totals(self->engine, &calls, &errors);
+    atomic_store_explicit(&self->calls, calls, memory_order_relaxed);
+    atomic_store_explicit(&self->errors, errors, memory_order_relaxed);
     bump(&self->dispatched, 1);
 }
 
@@ -755,6 +774,7 @@ syslog_dispatch_t *syslog_dispatch_new(const syslog_dispatch_config_t *cfg, char
         goto fail;
     }
     self->started = 1;
+    pthread_setname_np(self->thread, "syslog-dispatch"); /* best effort: top -H, perf */
     return self;
 oom:
     snprintf(err, errlen, "out of memory");
@@ -841,6 +861,8 @@ void syslog_dispatch_get_stats(syslog_dispatch_t *self, syslog_dispatch_stats_t 
     o->stats_messages = get(&self->stats_messages);
     o->attached = get(&self->attached);
     o->attach_misses = get(&self->attach_misses);
+    o->calls = get(&self->calls);
+    o->errors = get(&self->errors);
 }
 
 void syslog_dispatch_print_status(syslog_dispatch_t *self, FILE *out)
@@ -851,9 +873,10 @@ void syslog_dispatch_print_status(syslog_dispatch_t *self, FILE *out)
             "\"syslog\":{\"received\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"queue_full\":%" PRIu64
             ",\"dispatched\":%" PRIu64 ",\"no_script\":%" PRIu64 ",\"flows\":%" PRIu64
             ",\"flow_errors\":%" PRIu64 ",\"stats_messages\":%" PRIu64 ",\"attached\":%" PRIu64
-            ",\"attach_misses\":%" PRIu64 ",\"sources\":{",
+            ",\"attach_misses\":%" PRIu64 ",\"calls\":%" PRIu64 ",\"errors\":%" PRIu64
+            ",\"sources\":{",
             s.received, s.malformed, s.queue_full, s.dispatched, s.no_script, s.flows,
-            s.flow_errors, s.stats_messages, s.attached, s.attach_misses);
+            s.flow_errors, s.stats_messages, s.attached, s.attach_misses, s.calls, s.errors);
     pthread_mutex_lock(&self->src_lock);
     int n = self->n_sources + (self->sources[SOURCES_TRACKED].name[0] ? 1 : 0);
     for (int i = 0, k = 0; i <= SOURCES_TRACKED && k < n; i++) {

@@ -14,8 +14,18 @@
 #define INTERN_MAX_LEN 256u
 #define LIST_MAX 256
 
+#define TOMBSTONES 262144u /* ended flows remembered (a bounded, overwriting table) */
+
+/* An ended flow: an event for it arriving later (a resent older batch) must not re-create it. */
+typedef struct tombstone {
+    const iface_t *iface;
+    uint64_t flow_id;
+} tombstone_t;
+
 struct worker {
     worker_config_t cfg;
+    tombstone_t *tombs;
+    _Atomic uint64_t late_events; /* events for flows that already ended, ignored */
     pthread_t thread;
     int started;
     atomic_int stop;
@@ -194,6 +204,18 @@ static void table_remove(worker_t *self, cflow_t *f)
     if (*pp)
         *pp = f->hnext;
     self->nflows--;
+}
+
+static inline uint32_t tomb_slot(const iface_t *iface, uint64_t id)
+{
+    uint64_t h = (id * 0x9e3779b97f4a7c15ull) ^ (uint64_t)(uintptr_t)iface;
+    return (uint32_t)(h >> 32) & (TOMBSTONES - 1);
+}
+
+static int tomb_has(const worker_t *self, const iface_t *iface, uint64_t id)
+{
+    const tombstone_t *t = &self->tombs[tomb_slot(iface, id)];
+    return t->iface == iface && t->flow_id == id;
 }
 
 static void cflow_free(cflow_t *f)
@@ -387,6 +409,9 @@ static void cflow_end(worker_t *self, cflow_t *f, int reason, int64_t now_s)
     if (f->community_id && self->cfg.cids && !f->iface->is_syslog)
         cid_index_end(self->cfg.cids, f->community_id, f->iface, f->flow_id, now_s);
     table_remove(self, f);
+    tombstone_t *t = &self->tombs[tomb_slot(f->iface, f->flow_id)];
+    t->iface = f->iface;
+    t->flow_id = f->flow_id;
     bump(&self->ended, 1);
     iface_add(&f->iface->c.flows_ended, 1);
     iface_sub(&f->iface->c.flows_active, 1);
@@ -401,6 +426,10 @@ static void apply_event(worker_t *self, iface_t *iface, const Zflow__Flow *w, in
     cflow_t *f = table_find(self, iface, w->flow_id);
     int is_new = 0;
     if (!f) {
+        if (tomb_has(self, iface, w->flow_id)) {
+            bump(&self->late_events, 1); /* its end was applied already */
+            return;
+        }
         f = cflow_create(self, iface, w);
         if (!f)
             return;
@@ -566,7 +595,8 @@ worker_t *worker_new(const worker_config_t *cfg, char *err, size_t errlen)
     self->nbuckets = TABLE_MIN;
     self->buckets = calloc(self->nbuckets, sizeof *self->buckets);
     self->intern = calloc(INTERN_CAP * 2, sizeof *self->intern);
-    if (!self->in || !self->buckets || !self->intern) {
+    self->tombs = calloc(TOMBSTONES, sizeof *self->tombs);
+    if (!self->in || !self->buckets || !self->intern || !self->tombs) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -614,6 +644,7 @@ void worker_destroy(worker_t **pself)
     for (uint32_t i = 0; self->intern && i < INTERN_CAP * 2; i++)
         free(self->intern[i]);
     free(self->intern);
+    free(self->tombs);
     free(self->list);
     queue_destroy(&self->in);
     pthread_mutex_destroy(&self->list_lock);
@@ -641,6 +672,7 @@ void worker_get_stats(worker_t *self, worker_stats_t *out)
     out->alerts = atomic_load_explicit(&self->alerts, memory_order_relaxed);
     out->alerts_dropped = atomic_load_explicit(&self->alerts_dropped, memory_order_relaxed);
     out->intern_full = atomic_load_explicit(&self->intern_full, memory_order_relaxed);
+    out->late_events = atomic_load_explicit(&self->late_events, memory_order_relaxed);
     out->queue_depth = queue_depth(self->in);
 }
 

@@ -38,6 +38,7 @@ typedef struct worker_stats {
     uint64_t alerts_dropped;     /* refused by the alert store (queue full) */
     uint64_t queue_depth;
     uint64_t intern_full;
+    uint64_t late_events;        /* events for flows already ended (older resent batches) */
 } worker_stats_t;
 
 /* Starts the worker thread (it builds its script engine itself). NULL + err on failure. */

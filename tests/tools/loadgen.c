@@ -1,6 +1,7 @@
 /* zflow-loadgen: a synthetic probe for benchmarks: real protobuf batches over ZeroMQ through the
  * probe's exporter (acknowledgements and resends included), as fast as the collector takes them. */
 #include "codec.h"
+#include "community_id.h"
 #include "export.h"
 
 #include <getopt.h>
@@ -80,7 +81,7 @@ int main(int argc, char **argv)
     f.l7_master_name = (char *)"TLS";
     f.l7_app_name = (char *)"Google";
     f.l7_category = (char *)"Web";
-    f.community_id = (char *)"1:LQU9qZlK+B5F3KDmev6m5PMibrg=";
+    char cid[COMMUNITY_ID_LEN];
     uint64_t start = wall_ns();
     uint64_t steps = flows + active;
     for (uint64_t step = 0; step < steps; step++) {
@@ -95,6 +96,10 @@ int main(int argc, char **argv)
             f.l4_proto = (id % 4 == 0) ? 17 : 6;
             f.client_port = 1024 + (uint32_t)(id % 60000);
             f.server_port = (id % 4 == 0) ? 53 : 443;
+            /* each flow its own Community ID, as real traffic has */
+            if (community_id_v1(0, 4, cli, srv, (uint8_t)f.l4_proto, (uint16_t)f.client_port,
+                                (uint16_t)f.server_port, 0, cid) == 0)
+                f.community_id = cid;
             f.first_seen_ns = start + id * 1000;
             f.last_seen_ns = f.first_seen_ns + 1000000;
             uint64_t now = wall_ns();
