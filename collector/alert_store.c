@@ -52,6 +52,9 @@ static const char *const schema_sql =
     "CREATE INDEX IF NOT EXISTS alerts_tstamp ON alerts (tstamp);"
     "CREATE INDEX IF NOT EXISTS alerts_entity ON alerts (entity, entity_value);"
     "CREATE INDEX IF NOT EXISTS alerts_engaged ON alerts (engaged) WHERE engaged = 1;"
+    "CREATE TABLE IF NOT EXISTS applied ("
+    " probe_id TEXT NOT NULL, run_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " tstamp INTEGER NOT NULL, PRIMARY KEY (probe_id, run_id, seq)) WITHOUT ROWID;"
     "PRAGMA user_version = 1;";
 
 static const char *const insert_sql =
@@ -73,7 +76,9 @@ static const char *const print_sql =
     " FROM alerts WHERE (?1 IS NULL OR entity = ?1) AND (?2 IS NULL OR script_key = ?2)"
     " ORDER BY tstamp DESC, id DESC LIMIT ?3";
 
-enum op_type { OP_ONESHOT, OP_ENGAGE, OP_RELEASE };
+enum op_type { OP_ONESHOT, OP_ENGAGE, OP_RELEASE, OP_MARK };
+
+#define APPLIED_KEEP_S 3600 /* applied-batch marks older than this are pruned at open */
 
 enum op_result { RES_NONE, RES_STORED, RES_UPDATED, RES_RELEASED, RES_LOST };
 
@@ -88,6 +93,8 @@ static const char *const stage_names[ST_COUNT] = {
  * the other strings. */
 typedef struct op {
     int type;   /* enum op_type */
+    uint32_t group_left; /* ops of the same group after this one: a group commits whole */
+    uint64_t run_id, seq; /* OP_MARK: the batch (probe_id in `entity`) */
     int result; /* enum op_result, set by the writer */
     int64_t tstamp;
     int severity;
@@ -124,7 +131,8 @@ typedef struct undo {
 struct alert_store {
     char *path;
     sqlite3 *db; /* used by the writer thread only once it runs */
-    sqlite3_stmt *st_begin, *st_commit, *st_rollback, *st_insert, *st_retrigger, *st_release;
+    sqlite3_stmt *st_begin, *st_commit, *st_rollback, *st_insert, *st_retrigger, *st_release,
+        *st_applied;
     pthread_t writer;
     int writer_started;
     int sync_inited;
@@ -445,6 +453,18 @@ static void op_apply(alert_store_t *s, op_t *op)
             op->result = RES_STORED;
         }
         return;
+    case OP_MARK:
+        sqlite3_bind_text(s->st_applied, 1, op->entity, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s->st_applied, 2, (int64_t)op->run_id);
+        sqlite3_bind_int64(s->st_applied, 3, (int64_t)op->seq);
+        sqlite3_bind_int64(s->st_applied, 4, op->tstamp);
+        rc = step_done(s->st_applied);
+        if (rc != SQLITE_DONE) {
+            store_error(s, ST_INSERT, rc, op);
+            return;
+        }
+        op->result = RES_NONE;
+        return;
     case OP_RELEASE:
         if (!n) {
             op->result = RES_NONE;
@@ -577,6 +597,13 @@ static void *writer_main(void *arg)
             if (pthread_cond_timedwait(&s->work, &s->mu, &deadline) == ETIMEDOUT)
                 break;
         size_t n = s->count < s->batch_max ? s->count : s->batch_max;
+        /* a transaction never ends inside a group (a flow batch's alerts and its applied mark)
+         * unless the group alone is larger than a transaction */
+        size_t cut = n;
+        while (cut > 0 && s->ring[(s->head + cut - 1) % s->cap]->group_left > 0)
+            cut--;
+        if (cut > 0)
+            n = cut;
         for (size_t i = 0; i < n; i++) {
             s->batch[i] = s->ring[s->head];
             s->head = (s->head + 1) % s->cap;
@@ -694,8 +721,16 @@ static int db_open(alert_store_t *s, char *err, size_t errlen)
         sqlite3_prepare_v3(s->db, "ROLLBACK", -1, pf, &s->st_rollback, NULL) ||
         sqlite3_prepare_v3(s->db, insert_sql, -1, pf, &s->st_insert, NULL) ||
         sqlite3_prepare_v3(s->db, retrigger_sql, -1, pf, &s->st_retrigger, NULL) ||
-        sqlite3_prepare_v3(s->db, release_sql, -1, pf, &s->st_release, NULL))
+        sqlite3_prepare_v3(s->db, release_sql, -1, pf, &s->st_release, NULL) ||
+        sqlite3_prepare_v3(s->db, "INSERT OR IGNORE INTO applied VALUES (?1, ?2, ?3, ?4)", -1, pf,
+                           &s->st_applied, NULL))
         goto fail;
+    {
+        char prune[128];
+        snprintf(prune, sizeof prune, "DELETE FROM applied WHERE tstamp < %lld",
+                 (long long)time(NULL) - APPLIED_KEEP_S);
+        (void)exec_sql(s->db, prune);
+    }
     what = "cannot load the engaged alerts";
     if (load_engaged(s) != 0)
         goto fail;
@@ -708,6 +743,7 @@ fail:
 
 static void store_free(alert_store_t *s)
 {
+    sqlite3_finalize(s->st_applied);
     sqlite3_finalize(s->st_begin);
     sqlite3_finalize(s->st_commit);
     sqlite3_finalize(s->st_rollback);
@@ -852,6 +888,82 @@ fail:
     pthread_mutex_unlock(&self->mu);
     free(op);
     return -1;
+}
+
+int alert_store_submit_group(alert_store_t *self, const alert_t *alerts, size_t n,
+                             const char *probe_id, uint64_t run_id, uint64_t seq)
+{
+    size_t total = n + (probe_id ? 1 : 0);
+    if (total == 0)
+        return 0;
+    op_t **ops = calloc(total, sizeof *ops);
+    if (!ops)
+        goto oom;
+    for (size_t i = 0; i < n; i++)
+        if (!(ops[i] = op_new(alerts[i].kind == ALERT_ENGAGED ? OP_ENGAGE : OP_ONESHOT,
+                              &alerts[i])))
+            goto oom;
+    if (probe_id) {
+        alert_t mark = {.entity = probe_id, .tstamp = (int64_t)time(NULL)};
+        if (!(ops[n] = op_new(OP_MARK, &mark)))
+            goto oom;
+        ops[n]->run_id = run_id;
+        ops[n]->seq = seq;
+    }
+    pthread_mutex_lock(&self->mu);
+    if (self->cap - self->count < total) {
+        self->st.dropped += n;
+        pthread_mutex_unlock(&self->mu);
+        goto drop;
+    }
+    for (size_t i = 0; i < total; i++) {
+        op_t *op = ops[i];
+        op->group_left = (uint32_t)(total - 1 - i);
+        if (op->type == OP_ENGAGE && !keymap_find(&self->engaged, op) &&
+            (self->engaged.count >= ALERT_STORE_MAX_ENGAGED || keymap_put(&self->engaged, op, 0)))
+            op->type = OP_ONESHOT; /* too many engaged: still stored, as a one-shot */
+        enqueue(self, op);
+        if (op->type == OP_MARK)
+            self->st.submitted--; /* a mark is not an alert */
+    }
+    pthread_mutex_unlock(&self->mu);
+    free(ops);
+    return 0;
+oom:
+    pthread_mutex_lock(&self->mu);
+    self->st.dropped += n;
+    pthread_mutex_unlock(&self->mu);
+drop:
+    for (size_t i = 0; ops && i < total; i++)
+        free(ops[i]);
+    free(ops);
+    return -1;
+}
+
+int alert_store_load_applied(const char *path,
+                             void (*fn)(void *ctx, const char *probe_id, uint64_t run_id,
+                                        uint64_t seq),
+                             void *ctx)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        goto out;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT probe_id, run_id, seq FROM applied WHERE tstamp >= ?1 "
+                           "ORDER BY probe_id, tstamp, run_id, seq",
+                           -1, &q, NULL) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_int64(q, 1, (int64_t)time(NULL) - APPLIED_KEEP_S);
+    while (sqlite3_step(q) == SQLITE_ROW)
+        fn(ctx, (const char *)sqlite3_column_text(q, 0), (uint64_t)sqlite3_column_int64(q, 1),
+           (uint64_t)sqlite3_column_int64(q, 2));
+    rc = 0;
+out:
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return rc;
 }
 
 int alert_store_release(alert_store_t *self, const char *entity, const char *entity_value,

@@ -38,6 +38,21 @@ void alert_store_close(alert_store_t **self);
  * refreshed. Thread-safe, never blocks; returns 0, or -1 when the queue is full (counted). */
 int alert_store_submit(alert_store_t *self, const alert_t *alert);
 
+/* Queues the alerts raised while applying one flow batch and, when probe_id is not NULL, the
+ * batch's "applied" mark (probe_id, run_id, seq) as one group: they are committed in the same
+ * transaction, so after a crash a batch is either applied with its alerts on disk, or neither
+ * (the collector then applies the probe's resend). All or nothing is queued: -1 when the queue
+ * has no room for the group (its alerts count as dropped). */
+int alert_store_submit_group(alert_store_t *self, const alert_t *alerts, size_t n,
+                             const char *probe_id, uint64_t run_id, uint64_t seq);
+
+/* Calls fn for every applied mark of the last hour in the database at `path` (opened
+ * read-only), per probe in time order; 0, or -1 when the database cannot be read. */
+int alert_store_load_applied(const char *path,
+                             void (*fn)(void *ctx, const char *probe_id, uint64_t run_id,
+                                        uint64_t seq),
+                             void *ctx);
+
 /* Queues the release of an engaged alert (no-op if not engaged). Thread-safe; 0 or -1. */
 int alert_store_release(alert_store_t *self, const char *entity, const char *entity_value,
                         const char *alert_type, const char *script_key, int64_t tstamp);

@@ -336,6 +336,21 @@ static int parse_options(int argc, char **argv, options_t *o)
     return 0;
 }
 
+typedef struct preload_ctx {
+    registry_t *registry;
+    uint64_t n;
+    uint64_t now_ns;
+} preload_ctx_t;
+
+static void preload_applied(void *ctx, const char *probe_id, uint64_t run_id, uint64_t seq)
+{
+    preload_ctx_t *p = ctx;
+    if (!probe_id)
+        return;
+    registry_preload(p->registry, probe_id, run_id, seq, p->now_ns);
+    p->n++;
+}
+
 static void syslog_status(void *ctx, FILE *out)
 {
     syslog_dispatch_print_status(ctx, out);
@@ -595,6 +610,11 @@ int main(int argc, char **argv)
         ic.extra_status = syslog_status;
         ic.extra_ctx = sysd;
     }
+    /* batches an earlier collector applied: their resends are acknowledged, not re-applied */
+    preload_ctx_t pre = {registry, 0, (uint64_t)time(NULL) * 1000000000ull};
+    if (alert_store_load_applied(dbpath, preload_applied, &pre) == 0 && pre.n)
+        fprintf(stderr, "zflow-collector: %llu batches applied by an earlier run remembered\n",
+                (unsigned long long)pre.n);
     ing = ingest_new(&ic, err, sizeof err);
     if (!ing) {
         fprintf(stderr, "zflow-collector: %s\n", err);

@@ -237,6 +237,28 @@ void registry_seq_mark(probe_run_t *run, uint64_t seq, seq_state_t state)
     }
 }
 
+void registry_preload(registry_t *self, const char *probe_id, uint64_t run_id, uint64_t seq,
+                      uint64_t now_ns)
+{
+    probe_t *p = registry_probe(self, probe_id, now_ns);
+    if (!p || seq == 0)
+        return;
+    if (p->run.run_id != run_id) {
+        uint64_t restarts = p->restarts, lost = p->lost_prev_runs;
+        registry_new_run(p, run_id);
+        p->restarts = restarts; /* an earlier collector saw these runs, not a restart here */
+        p->lost_prev_runs = lost;
+        /* the earlier seqs of the run were applied (the marks of the last hour are kept) */
+        p->run.contiguous = seq - 1;
+        p->run.highest = seq - 1;
+        p->run.received = seq - 1;
+    }
+    if (registry_seq_state(&p->run, seq) == SEQ_NEW) {
+        registry_seq_mark(&p->run, seq, SEQ_INFLIGHT);
+        registry_seq_mark(&p->run, seq, SEQ_APPLIED);
+    }
+}
+
 uint64_t registry_lost(const probe_t *probe)
 {
     const probe_run_t *r = &probe->run;

@@ -100,6 +100,12 @@ int registry_new_run(probe_t *probe, uint64_t run_id);
 seq_state_t registry_seq_state(const probe_run_t *run, uint64_t seq);
 void registry_seq_mark(probe_run_t *run, uint64_t seq, seq_state_t state);
 
+/* At start: a batch of probe_id's run that an earlier collector applied (its mark is in
+ * alerts.db), so a resend of it is acknowledged and not applied again. Marks of one probe come
+ * in time order; the latest run wins. */
+void registry_preload(registry_t *self, const char *probe_id, uint64_t run_id, uint64_t seq,
+                      uint64_t now_ns);
+
 /* Messages missing so far in the current run (gaps below the highest seq). */
 uint64_t registry_lost(const probe_t *probe);
 

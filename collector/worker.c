@@ -22,8 +22,14 @@ typedef struct tombstone {
     uint64_t flow_id;
 } tombstone_t;
 
+#define GROUP_MAX 4096 /* alerts of one flow batch committed with its applied mark */
+
 struct worker {
     worker_config_t cfg;
+    /* alerts raised while a flow batch is applied: committed together with its mark */
+    int grouping;
+    alert_t *group;
+    size_t n_group;
     tombstone_t *tombs;
     _Atomic uint64_t late_events; /* events for flows that already ended, ignored */
     pthread_t thread;
@@ -101,11 +107,55 @@ static const char *worker_intern(worker_t *self, const char *s)
 
 /* ---- engine host callbacks ---- */
 
+/* A copy of an alert whose strings the worker owns until the group is submitted. */
+static int group_add(worker_t *self, const alert_t *a)
+{
+    alert_t *c = &self->group[self->n_group];
+    *c = *a;
+    const char **f[] = {&c->entity, &c->entity_value, &c->probe_id, &c->interface,
+                        &c->alert_type, &c->script_key, &c->subdir, &c->message, &c->json};
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+        if (*f[i] && !(*f[i] = strdup(*f[i]))) {
+            for (size_t j = 0; j < i; j++)
+                free((char *)*f[j]);
+            return -1;
+        }
+    }
+    self->n_group++;
+    return 0;
+}
+
+static void group_free(worker_t *self)
+{
+    for (size_t i = 0; i < self->n_group; i++) {
+        alert_t *c = &self->group[i];
+        const char *f[] = {c->entity, c->entity_value, c->probe_id, c->interface, c->alert_type,
+                           c->script_key, c->subdir, c->message, c->json};
+        for (size_t j = 0; j < sizeof f / sizeof *f; j++)
+            free((char *)f[j]);
+    }
+    self->n_group = 0;
+}
+
+/* Commits the alerts of a flow batch part; the last part also carries the batch's applied mark
+ * (probe batches only: local sources start a new run every time). */
+static void group_submit(worker_t *self, const batch_t *b, int last)
+{
+    const char *probe = last && b->socket_index >= 0 ? b->env->probe_id : NULL;
+    if (self->cfg.alerts && (self->n_group || probe) &&
+        alert_store_submit_group(self->cfg.alerts, self->group, self->n_group, probe,
+                                 b->env->run_id, b->seq) != 0)
+        bump(&self->alerts_dropped, self->n_group);
+    group_free(self);
+}
+
 static int host_store_alert(void *ctx, const alert_t *a)
 {
     worker_t *self = ctx;
     bump(&self->alerts, 1);
     if (!self->cfg.alerts)
+        return 0;
+    if (self->grouping && self->n_group < GROUP_MAX && group_add(self, a) == 0)
         return 0;
     if (alert_store_submit(self->cfg.alerts, a) != 0) {
         bump(&self->alerts_dropped, 1);
@@ -523,16 +573,21 @@ static void *worker_main(void *arg)
                 break;
         } else {
             switch (w->kind) {
-            case WORK_FLOWS:
+            case WORK_FLOWS: {
+                self->grouping = 1;
                 for (uint32_t i = 0; i < w->n; i++)
                     apply_event(self, w->ifaces[i], w->flows[i], now_s);
-                if (atomic_fetch_sub(&w->batch->refs, 1) == 1) {
+                self->grouping = 0;
+                int last = atomic_fetch_sub(&w->batch->refs, 1) == 1;
+                group_submit(self, w->batch, last);
+                if (last) {
                     /* ingest keeps fewer batches in flight than `done` holds */
                     struct timespec ms = {0, 1000000};
                     while (queue_push(self->cfg.done, w->batch) != 0)
                         nanosleep(&ms, NULL);
                 }
                 break;
+            }
             case WORK_IFACE_END:
                 end_iface_flows(self, w->iface, w->reason, now_s);
                 break;
@@ -596,7 +651,8 @@ worker_t *worker_new(const worker_config_t *cfg, char *err, size_t errlen)
     self->buckets = calloc(self->nbuckets, sizeof *self->buckets);
     self->intern = calloc(INTERN_CAP * 2, sizeof *self->intern);
     self->tombs = calloc(TOMBSTONES, sizeof *self->tombs);
-    if (!self->in || !self->buckets || !self->intern || !self->tombs) {
+    self->group = calloc(GROUP_MAX, sizeof *self->group);
+    if (!self->in || !self->buckets || !self->intern || !self->tombs || !self->group) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -645,6 +701,8 @@ void worker_destroy(worker_t **pself)
         free(self->intern[i]);
     free(self->intern);
     free(self->tombs);
+    group_free(self);
+    free(self->group);
     free(self->list);
     queue_destroy(&self->in);
     pthread_mutex_destroy(&self->list_lock);
