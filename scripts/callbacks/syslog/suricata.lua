@@ -25,6 +25,15 @@ local suricata = {
 
 local decode = cjson.decode
 local floor = math.floor
+local tointeger = math.tointeger
+
+-- cjson decodes every JSON number as a float: an integral one back to an integer, so that
+-- ports print as "80" (not "80.0") and flow ids keep all their digits in alert JSON and
+-- entity values (a float is written with 14 significant digits).
+local function int(v)
+   if type(v) == "number" then return tointeger(v) or v end
+   return v
+end
 
 -- days since 1970-01-01 of a civil date (proleptic Gregorian)
 local function days_from_civil(y, m, d)
@@ -66,19 +75,28 @@ end
 
 local reason_of = { timeout = 1, forced = 5, shutdown = 5 }
 
--- The Suricata flow of an event, as a zflow flow record.
+-- The Suricata flow of an event, as a zflow flow record. The addresses of an alert are those
+-- of the packet that matched: for a packet of the server (direction "to_client") they are the
+-- flow's reversed; Suricata 7 also gives the flow's own in flow.src_ip/dest_ip/... .
 local function flow_record(ev, event)
    if type(ev.flow_id) ~= "number" or type(ev.src_ip) ~= "string"
       or type(ev.dest_ip) ~= "string" then
       return nil
    end
+   local cip, sip, cport, sport = ev.src_ip, ev.dest_ip, ev.src_port, ev.dest_port
+   local f = ev.flow
+   if type(f) == "table" and type(f.src_ip) == "string" and type(f.dest_ip) == "string" then
+      cip, sip, cport, sport = f.src_ip, f.dest_ip, f.src_port, f.dest_port
+   elseif ev.direction == "to_client" then
+      cip, sip, cport, sport = sip, cip, sport, cport
+   end
    return {
       event = event,
       flow_id = floor(ev.flow_id),
-      client_ip = ev.src_ip,
-      server_ip = ev.dest_ip,
-      client_port = tonumber(ev.src_port) or 0,
-      server_port = tonumber(ev.dest_port) or 0,
+      client_ip = cip,
+      server_ip = sip,
+      client_port = tonumber(cport) or 0,
+      server_port = tonumber(sport) or 0,
       l4_proto = ev.proto or 0,
       community_id = ev.community_id,
       l7_proto_name = l7_name(ev.app_proto),
@@ -119,17 +137,17 @@ local function handle_alert(ev)
    local sev = tonumber(a.severity) or 3
    local score = score_of[sev] or 10
    local details = {
-      signature = a.signature, signature_id = a.signature_id, rev = a.rev,
-      category = a.category, severity = sev, action = a.action,
-      src_ip = ev.src_ip, src_port = ev.src_port, dest_ip = ev.dest_ip,
-      dest_port = ev.dest_port, proto = ev.proto, app_proto = ev.app_proto,
-      community_id = ev.community_id, flow_id = ev.flow_id, timestamp = ev.timestamp,
+      signature = a.signature, signature_id = int(a.signature_id), rev = int(a.rev),
+      category = a.category, severity = int(sev), action = a.action,
+      src_ip = ev.src_ip, src_port = int(ev.src_port), dest_ip = ev.dest_ip,
+      dest_port = int(ev.dest_port), proto = ev.proto, app_proto = ev.app_proto,
+      community_id = ev.community_id, flow_id = int(ev.flow_id), timestamp = ev.timestamp,
    }
    local json = alerts_api.toJSON(details)
    local message = string.format("%s [%s] %s:%s -> %s:%s",
       tostring(a.signature or "alert"), tostring(a.category or ""),
-      tostring(ev.src_ip), tostring(ev.src_port or ""),
-      tostring(ev.dest_ip), tostring(ev.dest_port or ""))
+      tostring(ev.src_ip), tostring(int(ev.src_port) or ""),
+      tostring(ev.dest_ip), tostring(int(ev.dest_port) or ""))
    -- the alert belongs to the Suricata flow: make sure that flow exists
    local rec = flow_record(ev, "update")
    if rec then
@@ -145,7 +163,7 @@ local function handle_alert(ev)
       emit(rec)
    end
    alerts_api.store(
-      { entity = "flow", entity_value = ev.community_id or tostring(ev.flow_id or "") },
+      { entity = "flow", entity_value = ev.community_id or tostring(int(ev.flow_id) or "") },
       { alert_type = "ids_alert", score = score, message = message, json = json })
    if type(ev.community_id) == "string" then
       zs.attach_alert(ev.community_id, {
