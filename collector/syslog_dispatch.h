@@ -47,7 +47,10 @@ syslog_dispatch_t *syslog_dispatch_new(const syslog_dispatch_config_t *cfg, char
 /* Handles what is queued, flushes pending flows, stops the thread (teardown() runs). */
 void syslog_dispatch_destroy(syslog_dispatch_t **self);
 
-/* syslog_listener's deliver callback (ctx = the dispatcher). Never blocks. */
+/* syslog_listener's deliver callback (ctx = the dispatcher). A UDP message finds room in the
+ * queue or is dropped and counted; a TCP message waits up to 10 s for room (the listener stops
+ * reading, so TCP flow control slows the senders and nothing is lost), then is dropped and
+ * counted, and later TCP messages are dropped at once until the queue takes one again. */
 void syslog_dispatch_deliver(void *ctx, const char *raw, size_t len, const syslog_msg_t *msg,
                              const struct sockaddr_storage *from, int is_tcp);
 

@@ -12,8 +12,10 @@ import json
 import os
 import random
 import socket
+import sys
 
-import sysloglib as L
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import sysloglib as L  # noqa: E402
 
 # a slow script (~30 us of Lua per message): the dispatcher falls behind the listener
 SLOW_LUA = r"""

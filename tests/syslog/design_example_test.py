@@ -8,8 +8,10 @@ tprint() output is in the collector's log."""
 import json
 import os
 import re
+import sys
 
-import sysloglib as L
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import sysloglib as L  # noqa: E402
 
 
 def design_example():

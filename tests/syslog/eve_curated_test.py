@@ -10,8 +10,10 @@ here."""
 import collections
 import json
 import os
+import sys
 
-import sysloglib as L
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import sysloglib as L  # noqa: E402
 
 FLOW_TYPES = ("flow", "netflow")
 ENRICH_TYPES = ("dns", "http", "tls")

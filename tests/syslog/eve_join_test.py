@@ -10,8 +10,10 @@ import collections
 import json
 import os
 import subprocess
+import sys
 
-import sysloglib as L
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import sysloglib as L  # noqa: E402
 
 PROBE_ID = "syslog-join-probe"
 

@@ -6,11 +6,12 @@ an alert: the body, app name, hostname, priority/facility/severity, format, proc
 script saw are asserted per message. --syslog-map by sender address and by hostname sends
 messages of another app name to echo; an app name without a script is counted."""
 import json
-import os
 import socket
+import sys
 import time
 
-import sysloglib as L
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import sysloglib as L  # noqa: E402
 
 FACILITIES = {"kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "local0": 16,
               "local3": 19, "local7": 23}

@@ -10,9 +10,11 @@ alert with the mapped severity and score, a less severe one does not; a threshol
 scripts_config.json ("host_log;le;6") moves the line."""
 import json
 import os
+import sys
 import time
 
-import sysloglib as L
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import sysloglib as L  # noqa: E402
 
 A4, B4, A6 = "203.0.113.7", "198.51.100.9", "2001:db8::66"
 
