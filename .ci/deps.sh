@@ -17,6 +17,8 @@ TEST_PKGS=(
   python3 iproute2 tcpreplay tcpdump wireshark-common tshark
   snmpd snmp bsdutils procps util-linux curl dnsutils
   softflowd nfdump pmacct dnsmasq-base time
+  podman podman-compose runc buildah debootstrap golang-github-containernetworking-plugin-dnsname
+  systemd
 )
 
 SUDO=""

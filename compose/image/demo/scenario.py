@@ -40,7 +40,9 @@ BAD_SERVER = "203.0.113.7"
 BAD_HOST = "updates.example.net"
 DOWNLOAD = ("tcp", OFFICE, 49732, BAD_SERVER, 80)
 LOOKUP = ("udp", OFFICE, 53011, "10.99.0.53", 53)
-SNMP = ("udp", OFFICE, 40161, "10.99.0.99", 161)
+# a new source port each time the capture is written: each replay round is a new flow, which
+# ends (idle timeout) unanswered
+SNMP = ("udp", OFFICE, random.randrange(20000, 60000), "10.99.0.99", 161)
 SCANNER, SCANNED = "10.99.0.66", "10.99.0.20"
 SCAN_SPORT = 61000
 SCAN_PORTS = list(range(20, 30)) + [53, 80, 110, 135, 139, 143, 443, 445, 3306, 3389, 5900, 8080]
