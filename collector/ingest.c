@@ -13,6 +13,9 @@
 #include <zmq.h>
 
 #define LOG_EVERY_NS 5000000000ull /* bad-input logs: at most one per reason per 5 s */
+/* How long later batches wait for a refused one to come back before it counts as given up
+ * by the probe: several of the probe's resend intervals (5 s by default). */
+#define HOLD_MAX_NS 30000000000ull
 
 struct ingest {
     ingest_config_t cfg;
@@ -219,6 +222,22 @@ static void end_probe_flows(ingest_t *self, probe_t *p, int reason)
     }
 }
 
+/* Refuses a flow batch (not acknowledged: the probe resends it) and holds back the probe's
+ * later batches until it is back. Frees env. */
+static void refuse_batch(ingest_t *self, probe_t *p, Zflow__Envelope *env, uint64_t t,
+                         const char *why)
+{
+    self->st.queue_full++;
+    log_bad(self, CODEC_ERR_COUNT + 2, why, p->id);
+    if (!p->run.hold || env->seq <= p->run.hold_seq) {
+        /* (the held batch coming back again shows the probe still has it: the wait restarts) */
+        p->run.hold = 1;
+        p->run.hold_seq = env->seq;
+        p->run.hold_since_ns = t;
+    }
+    codec_free(env);
+}
+
 /* Handles one valid envelope. `sock` = -1 for local sources. Takes ownership of env. */
 static void handle_envelope(ingest_t *self, int sock, const uint8_t *rid, size_t rlen,
                             Zflow__Envelope *env)
@@ -306,11 +325,22 @@ static void handle_envelope(ingest_t *self, int sock, const uint8_t *rid, size_t
         return;
     }
 
+    if (p->run.hold && env->seq > p->run.hold_seq) {
+        if (t - p->run.hold_since_ns < HOLD_MAX_NS) {
+            /* an earlier batch was refused: applying this one first would reorder the
+             * probe's events (an update after its flow's end) */
+            self->st.held_back++;
+            codec_free(env);
+            return;
+        }
+        self->st.holds_expired++;
+        fprintf(stderr, "zflow-collector: probe %s: batch %" PRIu64 " refused %.0f s ago was "
+                "not resent; applying later batches without it\n", p->id, p->run.hold_seq,
+                (double)(t - p->run.hold_since_ns) / 1e9);
+        p->run.hold = 0;
+    }
     if (self->inflight >= self->cfg.max_inflight) {
-        self->st.queue_full++;
-        log_bad(self, CODEC_ERR_COUNT + 2, "workers busy, batch refused (the probe resends)",
-                p->id);
-        codec_free(env);
+        refuse_batch(self, p, env, t, "workers busy, batch refused (the probe resends)");
         return;
     }
     batch_t *b = calloc(1, sizeof *b);
@@ -329,13 +359,12 @@ static void handle_envelope(ingest_t *self, int sock, const uint8_t *rid, size_t
     b->seq = env->seq;
     size_t n = env->flows->n_flows;
     if (dispatch_flows(self, p, b, sock < 0 && strncmp(p->id, "local:", 6) == 0) != 0) {
-        self->st.queue_full++;
-        log_bad(self, CODEC_ERR_COUNT + 2, "worker queue full, batch refused (the probe resends)",
-                p->id);
-        codec_free(env);
         free(b);
+        refuse_batch(self, p, env, t, "worker queue full, batch refused (the probe resends)");
         return;
     }
+    if (p->run.hold && env->seq == p->run.hold_seq)
+        p->run.hold = 0; /* the refused batch is back: later ones are welcome again */
     registry_seq_mark(&p->run, env->seq, SEQ_INFLIGHT);
     self->inflight++;
     p->flow_events += n;
@@ -646,10 +675,12 @@ void ingest_print_status(ingest_t *self, FILE *out)
     uint64_t t = now_ns();
     fprintf(out, "{\"uptime_s\":%.1f,\"ingest\":{\"messages\":%" PRIu64 ",\"flow_events\":%" PRIu64
                  ",\"duplicates\":%" PRIu64 ",\"inflight_resends\":%" PRIu64
-                 ",\"queue_full\":%" PRIu64 ",\"acks_sent\":%" PRIu64 ",\"acks_failed\":%" PRIu64
+                 ",\"queue_full\":%" PRIu64 ",\"held_back\":%" PRIu64 ",\"holds_expired\":%" PRIu64
+                 ",\"acks_sent\":%" PRIu64 ",\"acks_failed\":%" PRIu64
                  ",\"bad_frames\":%" PRIu64 ",\"bad_payload\":%" PRIu64,
             (double)(t - self->start_ns) / 1e9, self->st.messages, self->st.flow_events,
             self->st.duplicates, self->st.inflight_resends, self->st.queue_full,
+            self->st.held_back, self->st.holds_expired,
             self->st.acks_sent, self->st.acks_failed, self->st.bad_frames, self->st.bad_payload);
     for (int e = 1; e < CODEC_ERR_COUNT; e++)
         fprintf(out, ",\"bad_%s\":%" PRIu64, codec_error_name((codec_error_t)e), self->st.bad[e]);

@@ -45,6 +45,8 @@ typedef struct ingest_stats {
     uint64_t duplicates;            /* resent batches already applied (acked again) */
     uint64_t inflight_resends;      /* resent while the first copy is still being applied */
     uint64_t queue_full;            /* batches refused: a worker queue was full (not acked) */
+    uint64_t held_back;             /* refused to keep order: an earlier batch was refused */
+    uint64_t holds_expired;         /* a refused batch never came back (the probe dropped it) */
     uint64_t acks_sent, acks_failed;
     uint64_t flow_events;
     uint64_t unknown_probe;         /* registry full */

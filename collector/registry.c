@@ -171,6 +171,7 @@ int registry_new_run(probe_t *probe, uint64_t run_id)
     }
     run_free(&probe->run);
     probe->run.run_id = run_id;
+    probe->run.hold = 0;
     probe->run.window = SEQ_WINDOW;
     probe->run.applied = calloc(SEQ_WINDOW / 64, sizeof(uint64_t));
     probe->run.inflight = calloc(SEQ_WINDOW / 64, sizeof(uint64_t));

@@ -24,6 +24,10 @@ typedef struct probe_run {
     uint64_t *inflight;
     uint32_t window;             /* bits in the bitmaps */
     uint64_t too_far;            /* seqs beyond the window (applied without dedupe) */
+    /* Flow batches are applied in seq order: after a refused batch, later ones are refused
+     * too until it comes back (or until the hold expires: the probe gave it up). */
+    int hold;
+    uint64_t hold_seq, hold_since_ns;
 } probe_run_t;
 
 typedef enum seq_state { SEQ_NEW = 0, SEQ_INFLIGHT, SEQ_APPLIED } seq_state_t;

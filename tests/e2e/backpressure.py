@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """e2e.backpressure: a probe streams into a collector whose worker queue is tiny
 (--queue-size 8, one worker, a slow flowEnd script), so the collector refuses batches
-(queue_full) and the probe resends them after resend_ms (5 s). The refused batches then arrive
-after later ones of the same run. Every exported flow must still be applied once, in order:
+(queue_full) and the probe resends them after resend_ms (5 s). The collector holds back the
+probe's later batches until a refused one is back (held_back), so every exported flow is
+applied once, in order:
   - per flow, the hooks are exactly the expected ones (protocolDetected once and first, one
     flowEnd, last): an older event applied after the flow's end must not re-open it;
   - no flow left open once the probe is done, flows_new = flows exported;
@@ -53,14 +54,17 @@ def run():
     E.log("probe: flows %d events %d acked %d resent %d unacked %d dropped %d (%.1f s)" %
           (len(ended), len(d.events), s["acked_batches"], s["resent_batches"],
            s["unacked_batches"], s["dropped_batches"], s["seconds"]))
-    E.log("collector: queue_full %d inflight_resends %d duplicates %d lost %d | iface "
-          "flows_new %d flows_ended %d" % (st["ingest"]["queue_full"],
+    E.log("collector: queue_full %d held_back %d inflight_resends %d duplicates %d lost %d | "
+          "iface flows_new %d flows_ended %d" % (st["ingest"]["queue_full"],
+                                                 st["ingest"]["held_back"],
                                            st["ingest"]["inflight_resends"],
                                            st["ingest"]["duplicates"], reg["lost"],
                                            ifc["flows_new"], ifc["flows_ended"]))
     failures = []
     if st["ingest"]["queue_full"] == 0:
         failures.append("no batch was refused: the test did not exercise back-pressure")
+    if st["ingest"]["holds_expired"]:
+        failures.append("%d refused batches not resent in time" % st["ingest"]["holds_expired"])
     if s["unacked_batches"] or s["dropped_batches"] or reg["lost"]:
         failures.append("probe unacked %d dropped %d, collector lost %d" %
                         (s["unacked_batches"], s["dropped_batches"], reg["lost"]))
