@@ -55,7 +55,8 @@ typedef struct flow_l7 {
     uint16_t category_id;
     uint16_t risk_score;
     uint64_t risk;
-    char community_id[32];   /* computed once for the flow's later exports ("" = not yet) */
+    uint8_t detected;        /* 0: only the Community ID is known yet (detection pending) */
+    char community_id[32];   /* computed once for all the flow's exports ("" = not yet) */
     char server_name[];      /* NUL-terminated, may be empty */
 } flow_l7_t;
 

@@ -519,8 +519,11 @@ void flow_cache_process(flow_cache_t *self, const packet_t *p)
         flow_tcp(self, f, p, dir);
     }
 
-    if (created)
+    if (created) {
+        if (self->l7)
+            l7_begin(f);
         self->emit(self->ctx, f, FLOW_EV_NEW, END_NONE);
+    }
     if (!f->l7_done && l7_process(self->l7, f, p) == 1) {
         self->stats.l7_detected++;
         self->emit(self->ctx, f, FLOW_EV_L7, END_NONE);

@@ -71,7 +71,7 @@ void flow_record_fill(flow_record_t *r, const flow_t *f, enum flow_event ev,
     }
 
     const flow_l7_t *d = f->l7;
-    if (d && l7) {
+    if (d && d->detected && l7) {
         m->l7_master_id = d->master_id;
         m->l7_app_id = d->app_id;
         m->l7_master_name = (char *)l7_proto_id_name(l7, d->master_id);

@@ -112,6 +112,7 @@ static int l7_store(l7_t *self, flow_t *flow, ndpi_protocol proto)
         return -1;
     if (!had && flow_community_id(flow, res->community_id) != 0)
         res->community_id[0] = '\0';
+    res->detected = 1;
     res->master_id = proto.master_protocol;
     res->app_id = proto.app_protocol;
     res->category_id = (uint16_t)proto.category;
@@ -123,6 +124,18 @@ static int l7_store(l7_t *self, flow_t *flow, ndpi_protocol proto)
     flow->l7 = res;
     (void)self;
     return 0;
+}
+
+void l7_begin(flow_t *flow)
+{
+    if (flow->l7)
+        return;
+    flow_l7_t *res = calloc(1, sizeof *res + 1);
+    if (!res)
+        return; /* each export computes the Community ID itself */
+    if (flow_community_id(flow, res->community_id) != 0)
+        res->community_id[0] = '\0';
+    flow->l7 = res;
 }
 
 static void l7_finish(l7_t *self, flow_t *flow, ndpi_protocol proto)

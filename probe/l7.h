@@ -28,6 +28,10 @@ int l7_giveup(l7_t *self, flow_t *flow);
 /* Frees the nDPI state of a flow without a verdict (flow destruction). */
 void l7_release(flow_t *flow);
 
+/* Gives a new flow its (not yet detected) L7 record holding the Community ID, so the flow's
+ * events before and after detection share one computation of it. */
+void l7_begin(flow_t *flow);
+
 /* Names for the wire record; all return static or module-owned strings, never NULL. */
 const char *l7_proto_id_name(l7_t *self, uint16_t id);
 const char *l7_category_name(l7_t *self, uint16_t category);
