@@ -223,39 +223,41 @@ static void end_probe_flows(ingest_t *self, probe_t *p, int reason)
 }
 
 /* Refuses a flow batch (not acknowledged: the probe resends it) and holds back the probe's
- * later batches until it is back. Frees env. */
-static void refuse_batch(ingest_t *self, probe_t *p, Zflow__Envelope *env, uint64_t t,
+ * later batches until it is back. Frees msg. */
+static void refuse_batch(ingest_t *self, probe_t *p, codec_msg_t *msg, uint64_t t,
                          const char *why)
 {
+    uint64_t seq = codec_msg_env(msg)->seq;
     self->st.queue_full++;
     log_bad(self, CODEC_ERR_COUNT + 2, why, p->id);
-    if (!p->run.hold || env->seq <= p->run.hold_seq) {
+    if (!p->run.hold || seq <= p->run.hold_seq) {
         /* (the held batch coming back again shows the probe still has it: the wait restarts) */
         p->run.hold = 1;
-        p->run.hold_seq = env->seq;
+        p->run.hold_seq = seq;
         p->run.hold_since_ns = t;
     }
-    codec_free(env);
+    codec_msg_destroy(&msg);
 }
 
-/* Handles one valid envelope. `sock` = -1 for local sources. Takes ownership of env. */
+/* Handles one valid envelope. `sock` = -1 for local sources. Takes ownership of msg. */
 static void handle_envelope(ingest_t *self, int sock, const uint8_t *rid, size_t rlen,
-                            Zflow__Envelope *env)
+                            codec_msg_t *msg)
 {
+    Zflow__Envelope *env = codec_msg_env(msg);
     uint64_t t = now_ns();
     if (sock >= 0 && (strncmp(env->probe_id, "local:", 6) == 0 ||
                       strncmp(env->probe_id, "syslog:", 7) == 0)) {
         /* "local:" and "syslog:" ids belong to the collector's own sources */
         self->st.bad_payload++;
         log_bad(self, CODEC_ERR_COUNT + 1, "reserved probe id from the network", env->probe_id);
-        codec_free(env);
+        codec_msg_destroy(&msg);
         return;
     }
     probe_t *p = registry_probe(self->cfg.registry, env->probe_id, t);
     if (!p) {
         self->st.unknown_probe++;
         log_bad(self, CODEC_ERR_COUNT, "probe registry full", env->probe_id);
-        codec_free(env);
+        codec_msg_destroy(&msg);
         return;
     }
     p->messages++;
@@ -276,12 +278,12 @@ static void handle_envelope(ingest_t *self, int sock, const uint8_t *rid, size_t
         self->st.duplicates++;
         p->duplicates++;
         send_ack(self, sock, rid, rlen, env->run_id, env->seq);
-        codec_free(env);
+        codec_msg_destroy(&msg);
         return;
     }
     if (state == SEQ_INFLIGHT) {
         self->st.inflight_resends++;
-        codec_free(env);
+        codec_msg_destroy(&msg);
         return;
     }
 
@@ -299,21 +301,17 @@ static void handle_envelope(ingest_t *self, int sock, const uint8_t *rid, size_t
         registry_seq_mark(&p->run, env->seq, SEQ_INFLIGHT);
         registry_seq_mark(&p->run, env->seq, SEQ_APPLIED);
         send_ack(self, sock, rid, rlen, env->run_id, env->seq);
-        codec_free(env);
+        codec_msg_destroy(&msg);
         return;
     }
     case ZFLOW__ENVELOPE__PAYLOAD_STATS: {
-        /* keep the stats message itself; detach it from the envelope */
-        if (p->stats)
-            zflow__stats__free_unpacked(p->stats, NULL);
-        p->stats = env->stats;
+        /* keep the whole message: the stats live in its arena */
+        codec_msg_destroy(&p->stats_msg);
+        p->stats_msg = msg;
         p->stats_at_ns = t;
-        env->stats = NULL;
-        env->payload_case = ZFLOW__ENVELOPE__PAYLOAD__NOT_SET;
         registry_seq_mark(&p->run, env->seq, SEQ_INFLIGHT);
         registry_seq_mark(&p->run, env->seq, SEQ_APPLIED);
         send_ack(self, sock, rid, rlen, env->run_id, env->seq);
-        codec_free(env);
         return;
     }
     case ZFLOW__ENVELOPE__PAYLOAD_FLOWS:
@@ -321,7 +319,7 @@ static void handle_envelope(ingest_t *self, int sock, const uint8_t *rid, size_t
     default:
         self->st.bad_payload++;
         log_bad(self, CODEC_ERR_COUNT + 1, "unexpected payload from a probe", p->id);
-        codec_free(env);
+        codec_msg_destroy(&msg);
         return;
     }
 
@@ -330,7 +328,7 @@ static void handle_envelope(ingest_t *self, int sock, const uint8_t *rid, size_t
             /* an earlier batch was refused: applying this one first would reorder the
              * probe's events (an update after its flow's end) */
             self->st.held_back++;
-            codec_free(env);
+            codec_msg_destroy(&msg);
             return;
         }
         self->st.holds_expired++;
@@ -340,14 +338,15 @@ static void handle_envelope(ingest_t *self, int sock, const uint8_t *rid, size_t
         p->run.hold = 0;
     }
     if (self->inflight >= self->cfg.max_inflight) {
-        refuse_batch(self, p, env, t, "workers busy, batch refused (the probe resends)");
+        refuse_batch(self, p, msg, t, "workers busy, batch refused (the probe resends)");
         return;
     }
     batch_t *b = calloc(1, sizeof *b);
     if (!b) {
-        codec_free(env);
+        codec_msg_destroy(&msg);
         return;
     }
+    b->msg = msg;
     b->env = env;
     b->socket_index = sock;
     if (rlen > sizeof b->routing_id)
@@ -360,7 +359,7 @@ static void handle_envelope(ingest_t *self, int sock, const uint8_t *rid, size_t
     size_t n = env->flows->n_flows;
     if (dispatch_flows(self, p, b, sock < 0 && strncmp(p->id, "local:", 6) == 0) != 0) {
         free(b);
-        refuse_batch(self, p, env, t, "worker queue full, batch refused (the probe resends)");
+        refuse_batch(self, p, msg, t, "worker queue full, batch refused (the probe resends)");
         return;
     }
     if (p->run.hold && env->seq == p->run.hold_seq)
@@ -400,13 +399,13 @@ static void drain_socket(ingest_t *self, int sock)
             self->st.bad_frames++;
             log_bad(self, CODEC_ERR_COUNT + 3, "unexpected extra frames", NULL);
         } else {
-            Zflow__Envelope *env = NULL;
-            codec_error_t e = codec_unpack(zmq_msg_data(&body), zmq_msg_size(&body), &env);
+            codec_msg_t *msg = NULL;
+            codec_error_t e = codec_unpack(zmq_msg_data(&body), zmq_msg_size(&body), &msg);
             if (e != CODEC_OK) {
                 self->st.bad[e]++;
                 log_bad(self, e, codec_error_name(e), NULL);
             } else {
-                handle_envelope(self, sock, zmq_msg_data(&rid), zmq_msg_size(&rid), env);
+                handle_envelope(self, sock, zmq_msg_data(&rid), zmq_msg_size(&rid), msg);
             }
         }
         zmq_msg_close(&body);
@@ -425,7 +424,7 @@ static void send_ready_acks(ingest_t *self)
             self->ack_tail = NULL;
         registry_seq_mark(b->run, b->seq, SEQ_APPLIED);
         send_ack(self, b->socket_index, b->routing_id, b->routing_len, b->env->run_id, b->seq);
-        codec_free(b->env);
+        codec_msg_destroy(&b->msg);
         free(b);
         self->inflight--;
     }
@@ -457,10 +456,10 @@ static void drain_local(ingest_t *self)
         if (!m->buf) {
             self->local_finished++;
         } else {
-            Zflow__Envelope *env = NULL;
-            if (codec_unpack(m->buf, m->len, &env) == CODEC_OK) {
+            codec_msg_t *msg = NULL;
+            if (codec_unpack(m->buf, m->len, &msg) == CODEC_OK) {
                 self->st.local_batches++;
-                handle_envelope(self, -1, NULL, 0, env);
+                handle_envelope(self, -1, NULL, 0, msg);
             }
             free(m->buf);
         }

@@ -38,8 +38,7 @@ void registry_destroy(registry_t **pself)
     registry_t *self = *pself;
     for (int i = 0; i < self->n_probes; i++) {
         run_free(&self->probes[i]->run);
-        if (self->probes[i]->stats)
-            zflow__stats__free_unpacked(self->probes[i]->stats, NULL);
+        codec_msg_destroy(&self->probes[i]->stats_msg);
         free(self->probes[i]);
     }
     for (int i = 0; i < self->n_ifaces; i++)
@@ -71,8 +70,8 @@ void registry_publish(registry_t *self, uint64_t now_ns)
         s->first_seen_s = (int64_t)(p->first_seen_ns / 1000000000ull);
         s->last_seen_s = (int64_t)(p->last_seen_ns / 1000000000ull);
         s->stats_interval_s = p->stats_interval_s;
-        if (p->stats) {
-            const Zflow__Stats *st = p->stats;
+        if (p->stats_msg) {
+            const Zflow__Stats *st = codec_msg_env(p->stats_msg)->stats;
             s->has_stats = 1;
             s->last_stats_s = (int64_t)(p->stats_at_ns / 1000000000ull);
             s->pcap_recv = st->pcap_recv;

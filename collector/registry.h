@@ -2,8 +2,8 @@
 #ifndef ZFLOW_REGISTRY_H
 #define ZFLOW_REGISTRY_H
 
+#include "codec.h"
 #include "iface.h"
-#include "zflow.pb-c.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -48,7 +48,7 @@ typedef struct probe {
     uint32_t stats_interval_s;
     int has_hello;
     /* from the last stats message */
-    Zflow__Stats *stats;         /* owned copy (unpacked), NULL before the first */
+    codec_msg_t *stats_msg;      /* owned: the last Stats envelope, NULL before the first */
     uint64_t stats_at_ns;        /* when it arrived */
     /* flows/s: events counted since rate_t0 */
     uint64_t rate_t0_ns, rate_events;

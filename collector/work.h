@@ -2,8 +2,8 @@
 #ifndef ZFLOW_WORK_H
 #define ZFLOW_WORK_H
 
+#include "codec.h"
 #include "iface.h"
-#include "zflow.pb-c.h"
 
 #include <stdatomic.h>
 #include <stddef.h>
@@ -12,7 +12,8 @@
 /* One received flow batch. Shared by the work items made from it; the last worker to finish
  * hands it back to ingest (completion queue), which acknowledges it and frees it. */
 typedef struct batch {
-    Zflow__Envelope *env;        /* owned (codec_free) */
+    codec_msg_t *msg;            /* owned (codec_msg_destroy) */
+    Zflow__Envelope *env;        /* codec_msg_env(msg) */
     atomic_int refs;             /* work items not finished yet */
     uint8_t routing_id[256];     /* the probe's ZeroMQ routing id, for the ack */
     size_t routing_len;

@@ -293,18 +293,19 @@ static void acks_read(export_t *self)
             zmq_msg_close(&msg);
             continue;
         }
-        Zflow__Envelope *env = NULL;
-        codec_error_t err = codec_unpack(zmq_msg_data(&msg), zmq_msg_size(&msg), &env);
+        codec_msg_t *ack = NULL;
+        codec_error_t err = codec_unpack(zmq_msg_data(&msg), zmq_msg_size(&msg), &ack);
         zmq_msg_close(&msg);
+        const Zflow__Envelope *env = codec_msg_env(ack);
         if (err != CODEC_OK || env->payload_case != ZFLOW__ENVELOPE__PAYLOAD_ACK ||
             env->ack->run_id != self->run_id) {
             self->stats.bad_acks++;
-            codec_free(env);
+            codec_msg_destroy(&ack);
             continue;
         }
         for (size_t k = 0; k < env->ack->n_seqs; k++)
             ack_seq(self, env->ack->seqs[k]);
-        codec_free(env);
+        codec_msg_destroy(&ack);
     }
     ring_trim(self);
 }
@@ -323,14 +324,14 @@ static void header_init(export_t *self, Zflow__Envelope *env, uint64_t now_ns)
 static int envelope_send(export_t *self, Zflow__Envelope *env, uint64_t now_ns)
 {
     size_t len = 0;
-    Zflow__Envelope *check = NULL;
+    codec_msg_t *check = NULL;
     uint8_t *buf = codec_pack(env, &len);
     if (!buf) {
         fprintf(stderr, "export: cannot pack envelope (too big or out of memory)\n");
         goto fail;
     }
     codec_error_t err = codec_unpack(buf, len, &check);
-    codec_free(check);
+    codec_msg_destroy(&check);
     if (err != CODEC_OK) {
         fprintf(stderr, "export: envelope fails validation: %s\n", codec_error_name(err));
         goto fail;

@@ -270,28 +270,127 @@ int codec_pack_batch_header(const Zflow__Envelope *hdr, size_t batch_len, uint8_
 
 /* ---- unpacking and validation ----------------------------------------------------------- */
 
-/* Heap budget for one unpack: protobuf-c allocates through this, so a hostile message cannot
- * make the decoded form much larger than the wire form. */
-typedef struct budget {
-    size_t left;
-    int exhausted;
-} budget_t;
+/* A decoded envelope lives in an arena: protobuf-c allocates every message, array, string and
+ * bytes field through arena_alloc(), which bumps a pointer through one or a few heap blocks, and
+ * codec_msg_destroy() frees the blocks. The first block also holds the codec_msg itself and is
+ * sized from the wire length, so a typical batch costs one malloc() instead of one per field.
+ * The blocks come out of a budget, so a hostile message cannot make the decoded form much larger
+ * than the wire form. */
 
-static void *budget_alloc(void *data, size_t size)
+/* Every piece is aligned for any type: messages, arrays and strings share the blocks. */
+#define ARENA_ALIGN _Alignof(max_align_t)
+/* First block: this many bytes per wire byte plus a fixed part (the codec_msg, the envelope and
+ * a 1 KiB scratch array of protobuf-c). A decoded flow takes 3-5 times its wire size: the
+ * 376-byte Flow struct, and each string and bytes field an aligned piece. */
+#define ARENA_FIRST_PER_BYTE 6u
+#define ARENA_FIRST_FIXED    2048u
+/* protobuf-c allocates a scratch array for each message with more than 16 fields on the wire
+ * and frees it when the message is done. The latest piece of at least this size, once freed, is
+ * handed out again, so a batch does not keep one dead scratch array per flow. */
+#define ARENA_REUSE_MIN 512u
+
+/* Unused arena space is poisoned, so AddressSanitizer still sees a read past a field. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_ASAN 1
+#endif
+#endif
+#ifdef ARENA_ASAN
+#include <sanitizer/asan_interface.h>
+#define ARENA_POISON(p, n)   ASAN_POISON_MEMORY_REGION(p, n)
+#define ARENA_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define ARENA_POISON(p, n)   ((void)(p), (void)(n))
+#define ARENA_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+/* Header of every block after the first. */
+typedef union arena_block {
+    union arena_block *next;
+    max_align_t align;
+} arena_block_t;
+
+struct codec_msg {
+    Zflow__Envelope *env;
+    unsigned char *next, *end; /* free part of the current block */
+    arena_block_t *more;       /* blocks after the first, newest first */
+    size_t left;               /* budget not taken by blocks yet */
+    size_t grow;               /* size of the next block */
+    void *big;                 /* latest piece of >= ARENA_REUSE_MIN bytes, in use */
+    size_t big_size;           /* its rounded size */
+    void *spare;               /* a freed big piece, to be handed out again */
+    size_t spare_size;         /* its rounded size */
+    int exhausted;             /* a piece did not fit in the budget */
+};
+
+static inline size_t arena_round(size_t n)
 {
-    budget_t *b = data;
-    if (size > b->left) {
-        b->exhausted = 1;
-        return NULL;
-    }
-    b->left -= size;
-    return malloc(size ? size : 1);
+    return (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
 }
 
-static void budget_free(void *data, void *ptr)
+#define ARENA_HEADER arena_round(sizeof(codec_msg_t))
+
+/* Starts a new block with room for `size` bytes. Returns 0, or -1 when it would go over the
+ * budget (m->exhausted is set) or out of memory. */
+static int arena_grow(codec_msg_t *m, size_t size)
 {
-    (void)data;
-    free(ptr);
+    /* (left is a multiple of ARENA_ALIGN, so a size that fits still fits rounded) */
+    size_t room = m->left > sizeof(arena_block_t) ? m->left - sizeof(arena_block_t) : 0;
+    if (size > room) {
+        m->exhausted = 1;
+        return -1;
+    }
+    size_t need = sizeof(arena_block_t) + arena_round(size);
+    size_t bsize = m->grow > need ? m->grow : need;
+    if (bsize > m->left) bsize = m->left;
+    arena_block_t *b = malloc(bsize);
+    if (!b) return -1;
+    b->next = m->more;
+    m->more = b;
+    m->left -= bsize;
+    m->grow = 2 * bsize;
+    m->next = (unsigned char *)(b + 1);
+    m->end = (unsigned char *)b + bsize;
+    ARENA_POISON(m->next, (size_t)(m->end - m->next));
+    return 0;
+}
+
+static void *arena_alloc(void *data, size_t size)
+{
+    codec_msg_t *m = data;
+    if (size == 0) size = 1;
+    if (size >= ARENA_REUSE_MIN && m->spare && size <= m->spare_size) {
+        void *p = m->spare;
+        m->spare = NULL;
+        m->big = p;
+        m->big_size = m->spare_size;
+        ARENA_UNPOISON(p, size);
+        return p;
+    }
+    /* the free part is a multiple of ARENA_ALIGN, so a size that fits still fits rounded */
+    if (size > (size_t)(m->end - m->next) && arena_grow(m, size) != 0) return NULL;
+    void *p = m->next;
+    m->next += arena_round(size);
+    ARENA_UNPOISON(p, size);
+    if (size >= ARENA_REUSE_MIN) {
+        m->big = p;
+        m->big_size = arena_round(size);
+    }
+    return p;
+}
+
+static void arena_free(void *data, void *ptr)
+{
+    codec_msg_t *m = data;
+    /* Everything else goes with the arena: only the latest big piece has a known size. */
+    if (ptr && ptr == m->big) {
+        m->spare = ptr;
+        m->spare_size = m->big_size;
+        m->big = NULL;
+        ARENA_POISON(ptr, m->spare_size);
+    }
 }
 
 /* A string is valid when absent or at most CODEC_MAX_STRING bytes. */
@@ -388,28 +487,53 @@ static codec_error_t envelope_check(const Zflow__Envelope *env)
     }
 }
 
-codec_error_t codec_unpack(const uint8_t *buf, size_t len, Zflow__Envelope **out)
+codec_error_t codec_unpack(const uint8_t *buf, size_t len, codec_msg_t **out)
 {
     *out = NULL;
     if (!buf || len == 0) return CODEC_ERR_EMPTY;
     if (len > CODEC_MAX_MESSAGE) return CODEC_ERR_TOO_BIG;
-    budget_t budget = {.left = CODEC_UNPACK_BUDGET + 4 * len, .exhausted = 0};
-    ProtobufCAllocator alloc = {budget_alloc, budget_free, &budget};
-    Zflow__Envelope *env = zflow__envelope__unpack(&alloc, len, buf);
-    if (!env) return budget.exhausted ? CODEC_ERR_TOO_BIG : CODEC_ERR_UNPACK;
-    codec_error_t err = envelope_check(env);
+    size_t budget = (CODEC_UNPACK_BUDGET + 4 * len) & ~(ARENA_ALIGN - 1);
+    size_t first = arena_round(ARENA_HEADER + ARENA_FIRST_FIXED + ARENA_FIRST_PER_BYTE * len);
+    if (first > budget) first = budget;
+    codec_msg_t *m = malloc(first);
+    if (!m) return CODEC_ERR_UNPACK;
+    *m = (codec_msg_t){.next = (unsigned char *)m + ARENA_HEADER,
+                       .end = (unsigned char *)m + first,
+                       .left = budget - first,
+                       .grow = 2 * first};
+    ARENA_POISON(m->next, first - ARENA_HEADER);
+    ProtobufCAllocator alloc = {arena_alloc, arena_free, m};
+    m->env = zflow__envelope__unpack(&alloc, len, buf);
+    codec_error_t err = CODEC_ERR_UNPACK;
+    if (m->env)
+        err = envelope_check(m->env);
+    else if (m->exhausted)
+        err = CODEC_ERR_TOO_BIG;
     if (err != CODEC_OK) {
-        codec_free(env);
+        codec_msg_destroy(&m);
         return err;
     }
-    *out = env;
+    *out = m;
     return CODEC_OK;
 }
 
-void codec_free(Zflow__Envelope *env)
+Zflow__Envelope *codec_msg_env(const codec_msg_t *msg)
 {
-    /* budget_alloc() takes its memory from malloc(), so the default allocator frees it. */
-    if (env) zflow__envelope__free_unpacked(env, NULL);
+    return msg ? msg->env : NULL;
+}
+
+void codec_msg_destroy(codec_msg_t **pmsg)
+{
+    if (!pmsg || !*pmsg) return;
+    codec_msg_t *m = *pmsg;
+    arena_block_t *b = m->more;
+    while (b) {
+        arena_block_t *next = b->next;
+        free(b);
+        b = next;
+    }
+    free(m);
+    *pmsg = NULL;
 }
 
 /* ---- JSON ------------------------------------------------------------------------------- */

@@ -45,14 +45,26 @@ const char *codec_error_name(codec_error_t err);
  * (including a result larger than CODEC_MAX_MESSAGE). The caller frees the buffer. */
 uint8_t *codec_pack(const Zflow__Envelope *env, size_t *len);
 
-/* Unpacks and validates `len` bytes. On success returns CODEC_OK and sets *out to a message
- * the caller frees with codec_free(); on failure *out is NULL. Validation: size cap before
- * unpacking, schema version, probe id present and <= CODEC_MAX_STRING, payload present,
+/* A decoded envelope together with the memory it lives in: the envelope and everything it
+ * points to are in one arena, freed at once by codec_msg_destroy(). */
+typedef struct codec_msg codec_msg_t;
+
+/* Unpacks and validates `len` bytes. On success returns CODEC_OK and sets *out to a new message
+ * the caller destroys with codec_msg_destroy(); on failure *out is NULL. Validation: size cap
+ * before unpacking, schema version, probe id present and <= CODEC_MAX_STRING, payload present,
  * flow fields in range (ip_version 4/6 with matching address sizes, ports <= 65535,
  * l4_proto <= 255, event/end_reason/tunnel_type known, MACs 0 or 6 bytes, strings capped,
  * batch size capped), seq >= 1 for flows/hello/stats, counters and ack seqs capped. The decoded
- * form is built under a heap budget (CODEC_UNPACK_BUDGET + 4 * len), else CODEC_ERR_TOO_BIG. */
-codec_error_t codec_unpack(const uint8_t *buf, size_t len, Zflow__Envelope **out);
+ * form is built in an arena under a heap budget (CODEC_UNPACK_BUDGET + 4 * len), else
+ * CODEC_ERR_TOO_BIG. */
+codec_error_t codec_unpack(const uint8_t *buf, size_t len, codec_msg_t **out);
+
+/* The envelope of a message from codec_unpack() (NULL for NULL). It and every part of it stay
+ * valid until the message is destroyed; never free them with protobuf-c's free_unpacked(). */
+Zflow__Envelope *codec_msg_env(const codec_msg_t *msg);
+
+/* Frees a message from codec_unpack() with everything in it; accepts NULL; sets *pmsg to NULL. */
+void codec_msg_destroy(codec_msg_t **pmsg);
 
 /* Validates one flow record (the per-flow part of codec_unpack). Besides the checks above:
  * event 1..4 (UNSPECIFIED is refused), end_reason NONE unless event is END, TCP flags, ToS,
@@ -73,9 +85,6 @@ int codec_pack_batch_flow(const Zflow__Flow *flow, uint8_t *buf, size_t size);
  * CODEC_MAX_STRING or `size` may be too small (size >= CODEC_MAX_HEADER always suffices). */
 int codec_pack_batch_header(const Zflow__Envelope *hdr, size_t batch_len, uint8_t *buf,
                             size_t size);
-
-/* Frees an envelope from codec_unpack(); accepts NULL. */
-void codec_free(Zflow__Envelope *env);
 
 /* Writes one flow as a single JSON object line (with '\n') to `out`. Keys are exactly the
  * proto field names; enums as lower-case short names ("new", "l7", "update", "end";

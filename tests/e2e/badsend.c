@@ -110,9 +110,9 @@ static uint8_t *pack_expect(const Zflow__Envelope *env, size_t *len, codec_error
         return NULL;
     }
     zflow__envelope__pack(env, buf);
-    Zflow__Envelope *check = NULL;
+    codec_msg_t *check = NULL;
     codec_error_t got = codec_unpack(buf, *len, &check);
-    codec_free(check);
+    codec_msg_destroy(&check);
     if (got != want) {
         char msg[256];
         snprintf(msg, sizeof msg, "case %s: local codec_unpack gives %s, expected %s", name,
@@ -190,11 +190,13 @@ static int recv_acks(void *sock, uint64_t run_id, int want, int timeout_ms)
             zmq_msg_close(&m);
             continue;
         }
-        Zflow__Envelope *env = NULL;
-        if (codec_unpack(zmq_msg_data(&m), zmq_msg_size(&m), &env) == CODEC_OK &&
-            env->payload_case == ZFLOW__ENVELOPE__PAYLOAD_ACK && env->ack->run_id == run_id)
-            got += (int)env->ack->n_seqs;
-        codec_free(env);
+        codec_msg_t *msg = NULL;
+        if (codec_unpack(zmq_msg_data(&m), zmq_msg_size(&m), &msg) == CODEC_OK) {
+            const Zflow__Envelope *env = codec_msg_env(msg);
+            if (env->payload_case == ZFLOW__ENVELOPE__PAYLOAD_ACK && env->ack->run_id == run_id)
+                got += (int)env->ack->n_seqs;
+        }
+        codec_msg_destroy(&msg);
         zmq_msg_close(&m);
     }
     return got;
@@ -246,9 +248,9 @@ int main(int argc, char **argv)
             buf[i] = (uint8_t)(x >> 16);
         }
         buf[0] = 0x07; /* field 0, wire type 7: no valid protobuf starts like this */
-        Zflow__Envelope *chk = NULL;
+        codec_msg_t *chk = NULL;
         codec_error_t e = codec_unpack(buf, 257, &chk);
-        codec_free(chk);
+        codec_msg_destroy(&chk);
         if (e != CODEC_ERR_UNPACK) fail("case random: not refused as unpack");
         cases[n++] = (case_t){"random", buf, 257, 0};
     }
@@ -257,9 +259,9 @@ int main(int argc, char **argv)
     f.server_name = (char *)"a-long-enough-server-name.example.org";
     uint8_t *full = pack_expect(&env, &len, CODEC_OK, "truncated(full)");
     {
-        Zflow__Envelope *chk = NULL;
+        codec_msg_t *chk = NULL;
         if (codec_unpack(full, len / 2, &chk) != CODEC_ERR_UNPACK) fail("case truncated: not unpack");
-        codec_free(chk);
+        codec_msg_destroy(&chk);
     }
     cases[n++] = (case_t){"truncated", full, len / 2, 0};
     /* version */

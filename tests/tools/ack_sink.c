@@ -227,12 +227,13 @@ static void message_handle(sink_t *self)
         }
         goto done;
     }
-    Zflow__Envelope *env = NULL;
-    codec_error_t err = codec_unpack(zmq_msg_data(&body), zmq_msg_size(&body), &env);
+    codec_msg_t *msg = NULL;
+    codec_error_t err = codec_unpack(zmq_msg_data(&body), zmq_msg_size(&body), &msg);
     if (err != CODEC_OK) {
         self->bad[err]++;
         goto done;
     }
+    const Zflow__Envelope *env = codec_msg_env(msg);
     if (env->payload_case == ZFLOW__ENVELOPE__PAYLOAD_ACK) {
         self->acks_in++; /* acks travel collector -> probe only */
     } else {
@@ -242,7 +243,7 @@ static void message_handle(sink_t *self)
             ack_send(self, &identity, env->run_id, env->seq);
         }
     }
-    codec_free(env);
+    codec_msg_destroy(&msg);
 done:
     zmq_msg_close(&identity);
     zmq_msg_close(&body);

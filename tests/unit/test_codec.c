@@ -1,5 +1,5 @@
-/* test_codec: round trips, every validation failure, the fast batch encoder against protobuf-c,
- * and the JSON lines of proto/codec.c. */
+/* test_codec: round trips, every validation failure, the decoding arena, the fast batch encoder
+ * against protobuf-c, and the JSON lines of proto/codec.c. */
 #include "check.h"
 #include "codec.h"
 
@@ -128,7 +128,7 @@ static void env_header(Zflow__Envelope *env, uint64_t seq)
 }
 
 /* Packs env with protobuf-c (no size cap) and unpacks it with the codec. */
-static codec_error_t roundtrip(const Zflow__Envelope *env, Zflow__Envelope **out)
+static codec_error_t roundtrip(const Zflow__Envelope *env, codec_msg_t **out)
 {
     size_t len = zflow__envelope__get_packed_size(env);
     uint8_t *buf = malloc(len ? len : 1);
@@ -141,16 +141,17 @@ static codec_error_t roundtrip(const Zflow__Envelope *env, Zflow__Envelope **out
 /* Unpacks an envelope with one flow; returns the codec's verdict. */
 static codec_error_t check_one_flow(const Zflow__Flow *f)
 {
-    Zflow__Envelope env, *out = NULL;
+    Zflow__Envelope env;
     Zflow__FlowBatch batch = ZFLOW__FLOW_BATCH__INIT;
     Zflow__Flow *flows[1] = {(Zflow__Flow *)f};
+    codec_msg_t *msg = NULL;
     env_header(&env, 1);
     batch.n_flows = 1;
     batch.flows = flows;
     env.payload_case = ZFLOW__ENVELOPE__PAYLOAD_FLOWS;
     env.flows = &batch;
-    codec_error_t err = roundtrip(&env, &out);
-    codec_free(out);
+    codec_error_t err = roundtrip(&env, &msg);
+    codec_msg_destroy(&msg);
     return err;
 }
 
@@ -164,7 +165,8 @@ static void test_flow_roundtrip(void)
     Zflow__FlowBatch batch = ZFLOW__FLOW_BATCH__INIT;
     batch.n_flows = 2;
     batch.flows = flows;
-    Zflow__Envelope env, *out = NULL;
+    Zflow__Envelope env;
+    codec_msg_t *msg = NULL;
     env_header(&env, 7);
     env.payload_case = ZFLOW__ENVELOPE__PAYLOAD_FLOWS;
     env.flows = &batch;
@@ -172,7 +174,8 @@ static void test_flow_roundtrip(void)
     size_t len = 0;
     uint8_t *buf = codec_pack(&env, &len);
     CHECK(buf != NULL);
-    CHECK_EQ(codec_unpack(buf, len, &out), CODEC_OK);
+    CHECK_EQ(codec_unpack(buf, len, &msg), CODEC_OK);
+    const Zflow__Envelope *out = codec_msg_env(msg);
     CHECK(out != NULL);
     if (out) {
         CHECK_EQ(out->schema_version, CODEC_SCHEMA_VERSION);
@@ -186,14 +189,19 @@ static void test_flow_roundtrip(void)
         CHECK(flow_eq(out->flows->flows[1], &b));
         CHECK_EQ(codec_check_flow(out->flows->flows[0]), CODEC_OK);
     }
-    codec_free(out);
+    codec_msg_destroy(&msg);
+    CHECK(msg == NULL);
     free(buf);
-    codec_free(NULL);
+    codec_msg_destroy(&msg);
+    codec_msg_destroy(NULL);
+    CHECK(codec_msg_env(NULL) == NULL);
 }
 
 static void test_hello_stats_ack_roundtrip(void)
 {
-    Zflow__Envelope env, *out = NULL;
+    Zflow__Envelope env;
+    const Zflow__Envelope *out;
+    codec_msg_t *msg = NULL;
     Zflow__Hello h = ZFLOW__HELLO__INIT;
     h.software_version = "0.1.0";
     h.hostname = "edge-a";
@@ -212,8 +220,8 @@ static void test_hello_stats_ack_roundtrip(void)
     env_header(&env, 1);
     env.payload_case = ZFLOW__ENVELOPE__PAYLOAD_HELLO;
     env.hello = &h;
-    CHECK_EQ(roundtrip(&env, &out), CODEC_OK);
-    if (out) {
+    CHECK_EQ(roundtrip(&env, &msg), CODEC_OK);
+    if ((out = codec_msg_env(msg))) {
         const Zflow__Hello *o = out->hello;
         CHECK_EQ(out->payload_case, ZFLOW__ENVELOPE__PAYLOAD_HELLO);
         CHECK_STREQ(o->software_version, "0.1.0");
@@ -231,8 +239,7 @@ static void test_hello_stats_ack_roundtrip(void)
         CHECK_EQ(o->pid, 4321);
         CHECK_EQ(o->stats_interval_s, 5);
     }
-    codec_free(out);
-    out = NULL;
+    codec_msg_destroy(&msg);
 
     Zflow__Stats s = ZFLOW__STATS__INIT;
     Zflow__Counter c1 = ZFLOW__COUNTER__INIT, c2 = ZFLOW__COUNTER__INIT;
@@ -260,8 +267,8 @@ static void test_hello_stats_ack_roundtrip(void)
     env_header(&env, 2);
     env.payload_case = ZFLOW__ENVELOPE__PAYLOAD_STATS;
     env.stats = &s;
-    CHECK_EQ(roundtrip(&env, &out), CODEC_OK);
-    if (out) {
+    CHECK_EQ(roundtrip(&env, &msg), CODEC_OK);
+    if ((out = codec_msg_env(msg))) {
         const Zflow__Stats *o = out->stats;
         CHECK_EQ(out->payload_case, ZFLOW__ENVELOPE__PAYLOAD_STATS);
         CHECK_STREQ(o->interface, "eth0");
@@ -275,8 +282,7 @@ static void test_hello_stats_ack_roundtrip(void)
         CHECK_STREQ(o->decode_error_counters[1]->name, "bad_ipv6_version");
         CHECK(o->decode_error_counters[1]->value == 1ull << 40);
     }
-    codec_free(out);
-    out = NULL;
+    codec_msg_destroy(&msg);
 
     Zflow__Ack ack = ZFLOW__ACK__INIT;
     uint64_t seqs[4] = {5, 1, 300, UINT64_MAX};
@@ -286,14 +292,14 @@ static void test_hello_stats_ack_roundtrip(void)
     env_header(&env, 0); /* a collector's ack may carry seq 0 */
     env.payload_case = ZFLOW__ENVELOPE__PAYLOAD_ACK;
     env.ack = &ack;
-    CHECK_EQ(roundtrip(&env, &out), CODEC_OK);
-    if (out) {
+    CHECK_EQ(roundtrip(&env, &msg), CODEC_OK);
+    if ((out = codec_msg_env(msg))) {
         CHECK_EQ(out->payload_case, ZFLOW__ENVELOPE__PAYLOAD_ACK);
         CHECK_EQ(out->ack->run_id, 99);
         CHECK_EQ(out->ack->n_seqs, 4);
         CHECK(out->ack->n_seqs == 4 && memcmp(out->ack->seqs, seqs, sizeof seqs) == 0);
     }
-    codec_free(out);
+    codec_msg_destroy(&msg);
 }
 
 /* The fast encoder must produce exactly protobuf-c's bytes. */
@@ -385,7 +391,8 @@ static void test_fast_encoder(void)
 
 static void test_errors_envelope(void)
 {
-    Zflow__Envelope env, *out = (Zflow__Envelope *)1;
+    Zflow__Envelope env;
+    codec_msg_t *out = (codec_msg_t *)1;
     uint8_t junk[32];
     memset(junk, 0xff, sizeof junk);
     CHECK_EQ(codec_unpack(junk, 0, &out), CODEC_ERR_EMPTY);
@@ -416,7 +423,7 @@ static void test_errors_envelope(void)
     free(env.probe_id);
     env.probe_id = repeat_char('p', CODEC_MAX_STRING);
     CHECK_EQ(roundtrip(&env, &out), CODEC_OK);
-    codec_free(out);
+    codec_msg_destroy(&out);
     free(env.probe_id);
     env.probe_id = "probe-1";
     env.seq = 0;
@@ -449,7 +456,7 @@ static void test_errors_envelope(void)
     CHECK_EQ(roundtrip(&env, &out), CODEC_ERR_RANGE);
     s.n_decode_error_counters = CODEC_MAX_COUNTERS;
     CHECK_EQ(roundtrip(&env, &out), CODEC_OK);
-    codec_free(out);
+    codec_msg_destroy(&out);
     s.n_decode_error_counters = 1;
     c.name = long_s;
     CHECK_EQ(roundtrip(&env, &out), CODEC_ERR_RANGE);
@@ -463,7 +470,7 @@ static void test_errors_envelope(void)
     CHECK_EQ(roundtrip(&env, &out), CODEC_ERR_RANGE);
     ack.n_seqs = CODEC_MAX_ACK_SEQS;
     CHECK_EQ(roundtrip(&env, &out), CODEC_OK);
-    codec_free(out);
+    codec_msg_destroy(&out);
     free(ack.seqs);
     free(long_s);
 }
@@ -477,7 +484,8 @@ static void test_truncation(void)
     Zflow__FlowBatch batch = ZFLOW__FLOW_BATCH__INIT;
     batch.n_flows = 2;
     batch.flows = flows;
-    Zflow__Envelope env, *out = NULL;
+    Zflow__Envelope env;
+    codec_msg_t *out = NULL;
     env_header(&env, 3);
     env.payload_case = ZFLOW__ENVELOPE__PAYLOAD_FLOWS;
     env.flows = &batch;
@@ -490,7 +498,7 @@ static void test_truncation(void)
         memcpy(part, buf, cut);
         if (codec_unpack(part, cut, &out) == CODEC_OK) {
             all_rejected = 0;
-            codec_free(out);
+            codec_msg_destroy(&out);
         }
         CHECK(1);
         free(part);
@@ -500,7 +508,7 @@ static void test_truncation(void)
     for (size_t i = 0; i < len; i++) {
         uint8_t saved = buf[i];
         buf[i] ^= 0xa5;
-        if (codec_unpack(buf, len, &out) == CODEC_OK) codec_free(out);
+        if (codec_unpack(buf, len, &out) == CODEC_OK) codec_msg_destroy(&out);
         buf[i] = saved;
     }
     free(buf);
@@ -579,14 +587,15 @@ static void test_batch_caps(void)
     Zflow__FlowBatch batch = ZFLOW__FLOW_BATCH__INIT;
     batch.flows = flows;
     batch.n_flows = n;
-    Zflow__Envelope env, *out = NULL;
+    Zflow__Envelope env;
+    codec_msg_t *out = NULL;
     env_header(&env, 1);
     env.payload_case = ZFLOW__ENVELOPE__PAYLOAD_FLOWS;
     env.flows = &batch;
     CHECK_EQ(roundtrip(&env, &out), CODEC_ERR_RANGE);
     batch.n_flows = CODEC_MAX_FLOWS_PER_BATCH;
     CHECK_EQ(roundtrip(&env, &out), CODEC_OK);
-    codec_free(out);
+    codec_msg_destroy(&out);
 
     /* codec_pack refuses more than CODEC_MAX_MESSAGE */
     Zflow__Flow big;
@@ -625,6 +634,71 @@ static void test_batch_caps(void)
     CHECK(out == NULL);
     free(msg);
     free(flows);
+}
+
+/* The decoded form lives in an arena: a full batch of real-sized flows fits in its budget, a
+ * message larger than the first block estimate grows it, and unknown fields are kept in it. */
+static void test_arena(void)
+{
+    /* every flow has more than 16 fields, so protobuf-c takes a scratch array for each (a heap
+     * budget charged with all of those refused this 14 MB batch) */
+    Zflow__Flow f;
+    flow_full(&f);
+    f.server_name = f.community_id = NULL; /* 65536 full flows would be over 16 MiB */
+    size_t n = CODEC_MAX_FLOWS_PER_BATCH;
+    Zflow__Flow **flows = malloc(n * sizeof *flows);
+    for (size_t i = 0; i < n; i++)
+        flows[i] = &f;
+    Zflow__FlowBatch batch = ZFLOW__FLOW_BATCH__INIT;
+    batch.flows = flows;
+    batch.n_flows = n;
+    Zflow__Envelope env;
+    env_header(&env, 1);
+    env.payload_case = ZFLOW__ENVELOPE__PAYLOAD_FLOWS;
+    env.flows = &batch;
+    CHECK(zflow__envelope__get_packed_size(&env) <= CODEC_MAX_MESSAGE);
+    codec_msg_t *msg = NULL;
+    CHECK_EQ(roundtrip(&env, &msg), CODEC_OK);
+    const Zflow__Envelope *out = codec_msg_env(msg);
+    CHECK(out && out->flows->n_flows == n && flow_eq(out->flows->flows[0], &f) &&
+          flow_eq(out->flows->flows[n - 1], &f));
+    codec_msg_destroy(&msg);
+
+    /* minimal flows decode to ~10 times their wire size: more than the first block */
+    Zflow__Flow m;
+    flow_min(&m);
+    for (size_t i = 0; i < n; i++)
+        flows[i] = &m;
+    CHECK_EQ(roundtrip(&env, &msg), CODEC_OK);
+    out = codec_msg_env(msg);
+    CHECK(out && out->flows->n_flows == n && flow_eq(out->flows->flows[n - 1], &m));
+    codec_msg_destroy(&msg);
+    free(flows);
+
+    /* unknown fields (a newer sender) are kept in the arena and ignored */
+    Zflow__Hello h = ZFLOW__HELLO__INIT;
+    h.hostname = "edge-a";
+    env_header(&env, 2);
+    env.payload_case = ZFLOW__ENVELOPE__PAYLOAD_HELLO;
+    env.hello = &h;
+    size_t len = zflow__envelope__get_packed_size(&env);
+    uint8_t *buf = malloc(len + 4 + 600);
+    zflow__envelope__pack(&env, buf);
+    buf[len++] = 0xfa; /* field 127, length-delimited, 600 bytes */
+    buf[len++] = 0x07;
+    buf[len++] = 0xd8;
+    buf[len++] = 0x04;
+    memset(buf + len, 0x5a, 600);
+    len += 600;
+    CHECK_EQ(codec_unpack(buf, len - 1, &msg), CODEC_ERR_UNPACK);
+    CHECK_EQ(codec_unpack(buf, len, &msg), CODEC_OK);
+    out = codec_msg_env(msg);
+    /* (protobuf-c keeps the length prefix with the data) */
+    CHECK(out && out->seq == 2 && out->hello && str_eq(out->hello->hostname, "edge-a") &&
+          out->base.n_unknown_fields == 1 && out->base.unknown_fields[0].tag == 127 &&
+          out->base.unknown_fields[0].len == 602 && out->base.unknown_fields[0].data[601] == 0x5a);
+    codec_msg_destroy(&msg);
+    free(buf);
 }
 
 static void test_names(void)
@@ -765,6 +839,7 @@ int main(void)
     test_truncation();
     test_errors_flow();
     test_batch_caps();
+    test_arena();
     test_names();
     test_json();
     test_json_escape();

@@ -104,9 +104,9 @@ static void router_close(router_t *r)
     r->sock = NULL;
 }
 
-/* Polls the exporter while waiting up to timeout_ms for one envelope; returns it (validated,
- * caller frees) or NULL. */
-static Zflow__Envelope *router_recv(router_t *r, export_t *exp, int timeout_ms)
+/* Polls the exporter while waiting up to timeout_ms for one envelope; returns it (validated) and
+ * sets *msg to its message, which the caller destroys, or returns NULL. */
+static Zflow__Envelope *router_recv(router_t *r, export_t *exp, int timeout_ms, codec_msg_t **msg)
 {
     double until = mono_s() + timeout_ms / 1000.0;
     do {
@@ -119,12 +119,11 @@ static Zflow__Envelope *router_recv(router_t *r, export_t *exp, int timeout_ms)
         zmq_msg_t body;
         zmq_msg_init(&body);
         zmq_msg_recv(&body, r->sock, 0);
-        Zflow__Envelope *env = NULL;
-        codec_error_t err = codec_unpack(zmq_msg_data(&body), zmq_msg_size(&body), &env);
+        codec_error_t err = codec_unpack(zmq_msg_data(&body), zmq_msg_size(&body), msg);
         CHECK_EQ(err, CODEC_OK);
         CHECK(!zmq_msg_more(&body));
         zmq_msg_close(&body);
-        if (env) return env;
+        if (*msg) return codec_msg_env(*msg);
     } while (mono_s() < until);
     return NULL;
 }
@@ -211,7 +210,8 @@ static void test_batches_and_acks(void)
     uint64_t next_flow = 0;
     int flows_ok = 1;
     for (uint64_t seq = 1; seq <= 5; seq++) {
-        Zflow__Envelope *env = router_recv(&r, exp, 3000);
+        codec_msg_t *msg = NULL;
+        Zflow__Envelope *env = router_recv(&r, exp, 3000, &msg);
         CHECK(env != NULL);
         if (!env) break;
         CHECK_EQ(env->seq, seq);
@@ -236,7 +236,7 @@ static void test_batches_and_acks(void)
                     flows_ok = 0;
             }
         }
-        codec_free(env);
+        codec_msg_destroy(&msg);
     }
     CHECK(flows_ok);
     CHECK_EQ(next_flow, 35);
@@ -271,20 +271,21 @@ static void test_batches_and_acks(void)
     flow_make(&f, 100);
     CHECK_EQ(export_add_flow(exp, &f, wall_ns()), 0);
     export_poll(exp, wall_ns() + 60 * 1000000ull);
-    Zflow__Envelope *env = router_recv(&r, exp, 3000);
+    codec_msg_t *msg = NULL;
+    Zflow__Envelope *env = router_recv(&r, exp, 3000, &msg);
     CHECK(env && env->seq == 6 && env->payload_case == ZFLOW__ENVELOPE__PAYLOAD_FLOWS &&
           env->flows->n_flows == 1 && env->flows->flows[0]->flow_id == 100);
-    codec_free(env);
+    codec_msg_destroy(&msg);
 
     /* stats go out at once with the next seq */
     Zflow__Stats stats = ZFLOW__STATS__INIT;
     stats.interface = "eth0";
     stats.packets = 42;
     CHECK_EQ(export_send_stats(exp, &stats, wall_ns()), 0);
-    env = router_recv(&r, exp, 3000);
+    env = router_recv(&r, exp, 3000, &msg);
     CHECK(env && env->seq == 7 && env->payload_case == ZFLOW__ENVELOPE__PAYLOAD_STATS &&
           env->stats->packets == 42);
-    codec_free(env);
+    codec_msg_destroy(&msg);
     uint64_t acks3[] = {6, 7};
     router_ack(&r, RUN_ID, acks3, 2);
     CHECK_EQ(export_drain(exp, 2000), 0);
@@ -318,9 +319,10 @@ static void test_ring_overflow(void)
     if (!exp) return;
     Zflow__Hello hello = ZFLOW__HELLO__INIT;
     CHECK_EQ(export_send_hello(exp, &hello, wall_ns()), 0);
-    Zflow__Envelope *env = router_recv(&r, exp, 3000); /* connected */
+    codec_msg_t *msg = NULL;
+    Zflow__Envelope *env = router_recv(&r, exp, 3000, &msg); /* connected */
     CHECK(env && env->seq == 1);
-    codec_free(env);
+    codec_msg_destroy(&msg);
 
     Zflow__Flow f;
     for (uint64_t i = 0; i < 50; i++) {
@@ -334,11 +336,11 @@ static void test_ring_overflow(void)
     CHECK_EQ(st.sent_messages, 11); /* all were handed to the socket before the drop */
     int got = 0;
     uint64_t last = 1;
-    while ((env = router_recv(&r, exp, 1000)) != NULL) {
+    while ((env = router_recv(&r, exp, 1000, &msg)) != NULL) {
         CHECK_EQ(env->seq, last + 1);
         last = env->seq;
         got++;
-        codec_free(env);
+        codec_msg_destroy(&msg);
         if (got == 10) break;
     }
     CHECK_EQ(got, 10);
@@ -374,9 +376,10 @@ static void test_reconnect_resend(void)
         export_add_flow(exp, &f, wall_ns());
     }
     for (int i = 0; i < 3; i++) { /* seqs 1..3 arrive and are not acknowledged */
-        Zflow__Envelope *env = router_recv(&r, exp, 3000);
+        codec_msg_t *msg = NULL;
+        Zflow__Envelope *env = router_recv(&r, exp, 3000, &msg);
         CHECK(env && env->seq == (uint64_t)i + 1);
-        codec_free(env);
+        codec_msg_destroy(&msg);
     }
     router_close(&r); /* the collector goes away */
     POLL_UNTIL(exp, 0, 300);
@@ -392,7 +395,8 @@ static void test_reconnect_resend(void)
     int hellos = 0;
     double until = mono_s() + 10;
     while (mono_s() < until && (stats_of(exp).unacked_batches || !seen[4])) {
-        Zflow__Envelope *env = router_recv(&r, exp, 50);
+        codec_msg_t *msg = NULL;
+        Zflow__Envelope *env = router_recv(&r, exp, 50, &msg);
         if (!env) continue;
         if (env->seq < 8) seen[env->seq]++;
         if (env->payload_case == ZFLOW__ENVELOPE__PAYLOAD_HELLO) {
@@ -400,7 +404,7 @@ static void test_reconnect_resend(void)
             CHECK_STREQ(env->hello->hostname, "edge");
         }
         router_ack(&r, RUN_ID, &env->seq, 1);
-        codec_free(env);
+        codec_msg_destroy(&msg);
     }
     CHECK(seen[1] && seen[2] && seen[3] && seen[4]);
     CHECK(seen[5]); /* the hello again, with a new seq */
@@ -428,13 +432,14 @@ static void test_resend_timer(void)
     flow_make(&f, 1);
     export_add_flow(exp, &f, wall_ns());
     export_flush(exp, wall_ns());
-    Zflow__Envelope *env = router_recv(&r, exp, 3000);
+    codec_msg_t *msg = NULL;
+    Zflow__Envelope *env = router_recv(&r, exp, 3000, &msg);
     CHECK(env && env->seq == 1);
-    codec_free(env);
-    env = router_recv(&r, exp, 3000); /* not acknowledged: comes again after resend_ms */
+    codec_msg_destroy(&msg);
+    env = router_recv(&r, exp, 3000, &msg); /* not acknowledged: comes again after resend_ms */
     CHECK(env && env->seq == 1);
     if (env) router_ack(&r, RUN_ID, &env->seq, 1);
-    codec_free(env);
+    codec_msg_destroy(&msg);
     CHECK_EQ(export_drain(exp, 2000), 0);
     CHECK(stats_of(exp).resent_batches >= 1);
     export_destroy(&exp);
