@@ -348,6 +348,7 @@ static void handle_envelope(ingest_t *self, int sock, const uint8_t *rid, size_t
     }
     b->msg = msg;
     b->env = env;
+    b->run_id = env->run_id;
     b->socket_index = sock;
     if (rlen > sizeof b->routing_id)
         rlen = sizeof b->routing_id;
@@ -372,9 +373,13 @@ static void handle_envelope(ingest_t *self, int sock, const uint8_t *rid, size_t
 }
 
 /* Reads every message waiting on one socket. */
+static void drain_done(ingest_t *self);
+
 static void drain_socket(ingest_t *self, int sock)
 {
     for (int k = 0; k < 256; k++) {
+        if (k % 8 == 7)
+            drain_done(self); /* hand finished batches back as we go, not in bursts of 256 */
         zmq_msg_t rid, body;
         zmq_msg_init(&rid);
         if (zmq_msg_recv(&rid, self->socks[sock], ZMQ_DONTWAIT) < 0) {
@@ -423,8 +428,7 @@ static void send_ready_acks(ingest_t *self)
         if (!self->ack_head)
             self->ack_tail = NULL;
         registry_seq_mark(b->run, b->seq, SEQ_APPLIED);
-        send_ack(self, b->socket_index, b->routing_id, b->routing_len, b->env->run_id, b->seq);
-        codec_msg_destroy(&b->msg);
+        send_ack(self, b->socket_index, b->routing_id, b->routing_len, b->run_id, b->seq);
         free(b);
         self->inflight--;
     }
@@ -436,6 +440,11 @@ static void drain_done(ingest_t *self)
     while ((b = queue_pop(self->cfg.done, 0))) {
         /* the worker queued the batch's alerts before handing it back */
         b->alert_mark = self->cfg.alerts ? alert_store_mark(self->cfg.alerts) : 0;
+        /* The flows are applied: free the decoded batch now rather than at the ack, which
+         * waits for the alert store's commit. Batches then come and go one by one and the
+         * codec reuses their memory instead of mapping fresh pages for each. */
+        codec_msg_destroy(&b->msg);
+        b->env = NULL;
         b->next_ack = NULL;
         if (self->ack_tail)
             self->ack_tail->next_ack = b;

@@ -19,7 +19,7 @@ typedef struct batch {
     size_t routing_len;
     int socket_index;            /* which listening socket it came in on; -1 = local */
     struct probe_run *run;       /* ingest-side sequence tracking */
-    uint64_t seq;
+    uint64_t run_id, seq;
     uint64_t alert_mark;         /* alert store operations to be on disk before the ack */
     struct batch *next_ack;      /* ingest's queue of batches waiting for that */
 } batch_t;

@@ -3,6 +3,7 @@
 #include "codec.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,6 +315,7 @@ typedef union arena_block {
 
 struct codec_msg {
     Zflow__Envelope *env;
+    size_t size;               /* bytes of the first block (this struct's) */
     unsigned char *next, *end; /* free part of the current block */
     arena_block_t *more;       /* blocks after the first, newest first */
     size_t left;               /* budget not taken by blocks yet */
@@ -331,6 +333,79 @@ static inline size_t arena_round(size_t n)
 }
 
 #define ARENA_HEADER arena_round(sizeof(codec_msg_t))
+
+/* First blocks of destroyed messages, kept for the next messages: a batch's block is large
+ * enough that malloc() maps it afresh each time, and touching new pages costs more than
+ * decoding into them. Messages come and go in bursts (a collector frees the batches its
+ * workers finished together), so the cache holds dozens of blocks, up to 64 MiB. Shared by
+ * all threads (one lock per message, not per field). */
+#define ARENA_CACHE_BLOCKS 64
+#define ARENA_CACHE_MAX_BLOCK (16u << 20)
+#define ARENA_CACHE_MAX_BYTES (64u << 20)
+
+static struct {
+    pthread_mutex_t mu;
+    int n;
+    size_t bytes;
+    void *block[ARENA_CACHE_BLOCKS];
+    size_t size[ARENA_CACHE_BLOCKS];
+} arena_cache = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* A cached block of at least `want` bytes (the smallest), its size in *got; NULL if none. */
+static void *arena_cache_take(size_t want, size_t *got)
+{
+    void *p = NULL;
+    pthread_mutex_lock(&arena_cache.mu);
+    int best = -1;
+    for (int i = 0; i < arena_cache.n; i++) {
+        size_t sz = arena_cache.size[i];
+        if (sz >= want && (best < 0 || sz < arena_cache.size[best]))
+            best = i;
+    }
+    if (best >= 0) {
+        p = arena_cache.block[best];
+        *got = arena_cache.size[best];
+        arena_cache.bytes -= *got;
+        arena_cache.n--;
+        arena_cache.block[best] = arena_cache.block[arena_cache.n];
+        arena_cache.size[best] = arena_cache.size[arena_cache.n];
+    }
+    pthread_mutex_unlock(&arena_cache.mu);
+    return p;
+}
+
+/* Keeps a first block for reuse, or frees it (a full cache gives up its smallest block). */
+static void arena_cache_put(void *block, size_t size)
+{
+    if (size > ARENA_CACHE_MAX_BLOCK) {
+        free(block);
+        return;
+    }
+    ARENA_POISON(block, size);
+    pthread_mutex_lock(&arena_cache.mu);
+    if (arena_cache.n < ARENA_CACHE_BLOCKS && arena_cache.bytes + size <= ARENA_CACHE_MAX_BYTES) {
+        arena_cache.block[arena_cache.n] = block;
+        arena_cache.size[arena_cache.n] = size;
+        arena_cache.n++;
+        arena_cache.bytes += size;
+        block = NULL;
+    } else if (arena_cache.n) {
+        int small = 0;
+        for (int i = 1; i < arena_cache.n; i++)
+            if (arena_cache.size[i] < arena_cache.size[small])
+                small = i;
+        size_t out_size = arena_cache.size[small];
+        if (out_size < size && arena_cache.bytes - out_size + size <= ARENA_CACHE_MAX_BYTES) {
+            void *out = arena_cache.block[small];
+            arena_cache.block[small] = block;
+            arena_cache.size[small] = size;
+            arena_cache.bytes += size - out_size;
+            block = out;
+        }
+    }
+    pthread_mutex_unlock(&arena_cache.mu);
+    free(block);
+}
 
 /* Starts a new block with room for `size` bytes. Returns 0, or -1 when it would go over the
  * budget (m->exhausted is set) or out of memory. */
@@ -495,9 +570,17 @@ codec_error_t codec_unpack(const uint8_t *buf, size_t len, codec_msg_t **out)
     size_t budget = (CODEC_UNPACK_BUDGET + 4 * len) & ~(ARENA_ALIGN - 1);
     size_t first = arena_round(ARENA_HEADER + ARENA_FIRST_FIXED + ARENA_FIRST_PER_BYTE * len);
     if (first > budget) first = budget;
-    codec_msg_t *m = malloc(first);
-    if (!m) return CODEC_ERR_UNPACK;
-    *m = (codec_msg_t){.next = (unsigned char *)m + ARENA_HEADER,
+    size_t got = 0;
+    codec_msg_t *m = arena_cache_take(first, &got);
+    if (m) {
+        ARENA_UNPOISON(m, ARENA_HEADER); /* (only `first` bytes of it are used: the budget) */
+    } else if (!(m = malloc(first))) {
+        return CODEC_ERR_UNPACK;
+    } else {
+        got = first;
+    }
+    *m = (codec_msg_t){.size = got,
+                       .next = (unsigned char *)m + ARENA_HEADER,
                        .end = (unsigned char *)m + first,
                        .left = budget - first,
                        .grow = 2 * first};
@@ -532,7 +615,7 @@ void codec_msg_destroy(codec_msg_t **pmsg)
         free(b);
         b = next;
     }
-    free(m);
+    arena_cache_put(m, m->size);
     *pmsg = NULL;
 }
 
