@@ -533,7 +533,49 @@ static codec_error_t stats_check(const Zflow__Stats *s)
     return CODEC_OK;
 }
 
+/* Unknown fields are kept (a newer sender may add fields), but field number 0 does not exist:
+ * protobuf-c takes it as an unknown field and would write it back as bytes no reader accepts. */
+static int unknown_ok(const ProtobufCMessage *m)
+{
+    for (unsigned i = 0; i < m->n_unknown_fields; i++)
+        if (m->unknown_fields[i].tag == 0) return 0;
+    return 1;
+}
+
+/* unknown_ok() for the envelope and every message in it. */
+static int all_unknown_ok(const Zflow__Envelope *env)
+{
+    if (!unknown_ok(&env->base)) return 0;
+    switch (env->payload_case) {
+    case ZFLOW__ENVELOPE__PAYLOAD_FLOWS:
+        if (!unknown_ok(&env->flows->base)) return 0;
+        for (size_t i = 0; i < env->flows->n_flows; i++)
+            if (!unknown_ok(&env->flows->flows[i]->base)) return 0;
+        return 1;
+    case ZFLOW__ENVELOPE__PAYLOAD_HELLO:
+        return unknown_ok(&env->hello->base);
+    case ZFLOW__ENVELOPE__PAYLOAD_STATS:
+        if (!unknown_ok(&env->stats->base)) return 0;
+        for (size_t i = 0; i < env->stats->n_decode_error_counters; i++)
+            if (!unknown_ok(&env->stats->decode_error_counters[i]->base)) return 0;
+        return 1;
+    case ZFLOW__ENVELOPE__PAYLOAD_ACK:
+        return unknown_ok(&env->ack->base);
+    default:
+        return 1;
+    }
+}
+
+static codec_error_t envelope_check_fields(const Zflow__Envelope *env);
+
 static codec_error_t envelope_check(const Zflow__Envelope *env)
+{
+    codec_error_t err = envelope_check_fields(env);
+    if (err == CODEC_OK && !all_unknown_ok(env)) err = CODEC_ERR_UNPACK;
+    return err;
+}
+
+static codec_error_t envelope_check_fields(const Zflow__Envelope *env)
 {
     if (env->schema_version != CODEC_SCHEMA_VERSION) return CODEC_ERR_VERSION;
     if (!env->probe_id || !env->probe_id[0]) return CODEC_ERR_NO_PROBE_ID;

@@ -175,6 +175,19 @@ static void test_flow_roundtrip(void)
     uint8_t *buf = codec_pack(&env, &len);
     CHECK(buf != NULL);
     CHECK_EQ(codec_unpack(buf, len, &msg), CODEC_OK);
+    {
+        /* field number 0 does not exist: refused, even as an unknown field */
+        uint8_t *zero = malloc(len + 2);
+        CHECK(zero != NULL);
+        if (zero) {
+            codec_msg_t *z = NULL;
+            memcpy(zero, buf, len);
+            zero[len] = 0x00, zero[len + 1] = 0x00; /* key: field 0, varint; value 0 */
+            CHECK_EQ(codec_unpack(zero, len + 2, &z), CODEC_ERR_UNPACK);
+            CHECK(z == NULL);
+            free(zero);
+        }
+    }
     const Zflow__Envelope *out = codec_msg_env(msg);
     CHECK(out != NULL);
     if (out) {
