@@ -476,8 +476,8 @@ static void drain_local(ingest_t *self)
     }
 }
 
-/* Sums the flow-script counters of every worker into `path` (tab separated), for
- * --list-scripts of this running collector. */
+/* Sums the script counters of every worker (and of extra_scripts) into `path` (tab
+ * separated), for --list-scripts of this running collector. */
 static void write_runtime(ingest_t *self, const char *path, uint64_t t)
 {
     enum { MAX = 256 };
@@ -486,8 +486,10 @@ static void write_runtime(ingest_t *self, const char *path, uint64_t t)
         return;
     script_info_t *one = all + MAX;
     int n = 0;
-    for (int w = 0; w < self->cfg.n_workers; w++) {
-        int k = worker_list_scripts(self->cfg.workers[w], one, MAX);
+    for (int w = 0; w <= self->cfg.n_workers; w++) {
+        int k = w < self->cfg.n_workers ? worker_list_scripts(self->cfg.workers[w], one, MAX)
+                : self->cfg.extra_scripts ? self->cfg.extra_scripts(self->cfg.extra_ctx, one, MAX)
+                                          : 0;
         for (int i = 0; i < k; i++) {
             int j = 0;
             while (j < n && (strcmp(all[j].subdir, one[i].subdir) != 0 ||
@@ -566,6 +568,15 @@ static void print_summary(ingest_t *self, uint64_t t)
         hooks += ws.hook_calls;
         alerts += ws.alerts;
         errors += ws.script_errors;
+    }
+    if (self->cfg.extra_scripts) { /* scripts run outside the workers (syslog) */
+        script_info_t *rows = calloc(256, sizeof *rows);
+        int k = rows ? self->cfg.extra_scripts(self->cfg.extra_ctx, rows, 256) : 0;
+        for (int i = 0; i < k; i++) {
+            hooks += rows[i].calls;
+            errors += rows[i].errors;
+        }
+        free(rows);
     }
     int up = 0;
     double fps = 0;

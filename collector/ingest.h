@@ -34,6 +34,9 @@ typedef struct ingest_config {
     volatile sig_atomic_t *reload;
     /* Optional: writes more `"name":{...}` members into the status JSON. */
     void (*extra_status)(void *ctx, FILE *out);
+    /* Optional: counters of scripts run outside the workers (the syslog threads) for the
+     * runtime file and the summary line; fills at most max rows, returns how many. */
+    int (*extra_scripts)(void *ctx, script_info_t *out, int max);
     void *extra_ctx;
 } ingest_config_t;
 

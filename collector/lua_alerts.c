@@ -26,9 +26,11 @@ int lua_alerts_severity_from_score(int score)
 
 /* ---------------------------------------------------------------- JSON text */
 
-static void jput(lua_State *L, lua_api_ctx_t *c, const char *s, size_t n)
+/* Room for n more bytes of JSON text: where they go (c->jlen is not moved). Raises past
+ * JSON_MAX_BYTES. */
+static char *jroom(lua_State *L, lua_api_ctx_t *c, size_t n)
 {
-    if (c->jlen + n > JSON_MAX_BYTES)
+    if (n > JSON_MAX_BYTES - c->jlen)
         luaL_error(L, "JSON text larger than %d bytes", (int)JSON_MAX_BYTES);
     if (c->jlen + n > c->jcap) {
         size_t cap = c->jcap ? c->jcap : 256;
@@ -39,7 +41,12 @@ static void jput(lua_State *L, lua_api_ctx_t *c, const char *s, size_t n)
         c->jbuf = p;
         c->jcap = cap;
     }
-    memcpy(c->jbuf + c->jlen, s, n);
+    return c->jbuf + c->jlen;
+}
+
+static void jput(lua_State *L, lua_api_ctx_t *c, const char *s, size_t n)
+{
+    memcpy(jroom(L, c, n), s, n);
     c->jlen += n;
 }
 
@@ -48,151 +55,194 @@ static void jputs(lua_State *L, lua_api_ctx_t *c, const char *s)
     jput(L, c, s, strlen(s));
 }
 
+static void jputc(lua_State *L, lua_api_ctx_t *c, char ch)
+{
+    *jroom(L, c, 1) = ch;
+    c->jlen++;
+}
+
+static int jplain(unsigned char ch)
+{
+    return ch >= 0x20 && ch != '"' && ch != '\\';
+}
+
+/* A JSON string: runs of plain bytes are copied at once; room for the rest is taken as each
+ * escape comes. */
 static void jstring(lua_State *L, lua_api_ctx_t *c, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t run = 0;
-    jput(L, c, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch >= 0x20 && ch != '"' && ch != '\\') continue;
-        jput(L, c, s + run, i - run);
-        run = i + 1;
-        char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
-        size_t len = 2;
-        switch (ch) {
-        case '"':
-            esc[1] = '"';
-            break;
-        case '\\':
-            esc[1] = '\\';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[ch >> 4];
-            esc[5] = hex[ch & 15];
-            len = 6;
+    char *o = jroom(L, c, n + 2);
+    size_t i = 0;
+    *o++ = '"';
+    for (;;) {
+        size_t run = i;
+        while (run < n && jplain((unsigned char)s[run]))
+            run++;
+        memcpy(o, s + i, run - i);
+        o += run - i;
+        if (run == n) break;
+        /* s[run] needs an escape of up to 6 bytes: room for it, the rest and the quote */
+        c->jlen = (size_t)(o - c->jbuf);
+        o = jroom(L, c, 6 + (n - run - 1) + 1);
+        unsigned char ch = (unsigned char)s[run];
+        const char *esc = ch == '"'    ? "\\\""
+                          : ch == '\\' ? "\\\\"
+                          : ch == '\n' ? "\\n"
+                          : ch == '\r' ? "\\r"
+                          : ch == '\t' ? "\\t"
+                          : ch == '\b' ? "\\b"
+                          : ch == '\f' ? "\\f"
+                                       : NULL;
+        if (esc) {
+            *o++ = esc[0];
+            *o++ = esc[1];
+        } else {
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[ch >> 4];
+            o[5] = hex[ch & 15];
+            o += 6;
         }
-        jput(L, c, esc, len);
+        i = run + 1;
     }
-    jput(L, c, s + run, n - run);
-    jput(L, c, "\"", 1);
+    *o++ = '"';
+    c->jlen = (size_t)(o - c->jbuf);
+}
+
+/* Decimal text of v into buf (at least 21 bytes); returns its length. */
+static size_t jint_text(char *buf, lua_Integer v)
+{
+    char tmp[24];
+    size_t n = 0, len = 0;
+    /* in unsigned arithmetic, so that the most negative integer has a magnitude too */
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) buf[len++] = '-';
+    while (n)
+        buf[len++] = tmp[--n];
+    buf[len] = '\0';
+    return len;
+}
+
+/* JSON text of a number into buf (at least 32 bytes); returns its length, 0 for NaN and
+ * infinities (no JSON number). Integers, and floats with an integral value below 2^63, are
+ * written exactly (Eve flow ids are near 2^50, far past the 14 digits of "%.14g"); other
+ * floats with the fewest digits that read back to the same double. */
+static size_t jnumber_text(char *buf, int is_int, lua_Integer i, lua_Number d)
+{
+    if (is_int) return jint_text(buf, i);
+    if (!isfinite(d)) return 0;
+    if (d == floor(d) && fabs(d) < 9223372036854775808.0) return jint_text(buf, (lua_Integer)d);
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, 32, "%.*g", prec, d);
+        if (prec == 17 || strtod(buf, NULL) == d) break;
+    }
+    return strlen(buf);
 }
 
 static void jnumber(lua_State *L, lua_api_ctx_t *c, int idx)
 {
-    char buf[64];
-    if (lua_isinteger(L, idx)) {
-        snprintf(buf, sizeof(buf), "%lld", (long long)lua_tointeger(L, idx));
-    } else {
-        double d = lua_tonumber(L, idx);
-        if (!isfinite(d)) {
-            jputs(L, c, "null");
-            return;
-        }
-        snprintf(buf, sizeof(buf), "%.14g", d);
-    }
-    jputs(L, c, buf);
+    char buf[32];
+    int is_int = lua_isinteger(L, idx);
+    size_t n = jnumber_text(buf, is_int, is_int ? lua_tointeger(L, idx) : 0,
+                            is_int ? 0 : lua_tonumber(L, idx));
+    if (n)
+        jput(L, c, buf, n);
+    else
+        jputs(L, c, "null");
 }
 
+/* One key of a table being encoded, and where its value is. */
 typedef struct jkey {
-    const char *s; /* the key text (a string key, or text in num) */
+    const char *s; /* the key text: a string key's, or num */
     size_t len;
-    int is_num;
+    uint64_t prefix; /* the first 8 bytes of the text, big-endian: most comparisons end here */
+    int is_num, is_int;
     lua_Number n;
     lua_Integer i;
-    int is_int;
+    int vidx; /* stack index of the value (small tables), or 0 */
     char num[32];
 } jkey_t;
 
-static int jkey_cmp(const void *a, const void *b)
+static int jkey_cmp(const jkey_t *x, const jkey_t *y)
 {
-    const jkey_t *x = a, *y = b;
+    if (x->prefix != y->prefix) return x->prefix < y->prefix ? -1 : 1;
     size_t n = x->len < y->len ? x->len : y->len;
     int r = memcmp(x->s, y->s, n);
     return r ? r : (x->len > y->len) - (x->len < y->len);
 }
 
+static int jkey_qsort_cmp(const void *a, const void *b)
+{
+    return jkey_cmp(*(const jkey_t *const *)a, *(const jkey_t *const *)b);
+}
+
+/* Reads the key at the top of the stack (lua_next's) into k; raises on a key JSON cannot
+ * have. The key stays where it is (lua_next needs it unchanged). */
+static void jkey_read(lua_State *L, jkey_t *k)
+{
+    int kt = lua_type(L, -1);
+    if (kt != LUA_TSTRING && kt != LUA_TNUMBER)
+        luaL_error(L, "cannot encode a table with a %s key as JSON", luaL_typename(L, -1));
+    k->vidx = 0;
+    k->is_num = kt == LUA_TNUMBER;
+    if (!k->is_num) {
+        k->s = lua_tolstring(L, -1, &k->len); /* anchored by the table */
+    } else {
+        k->is_int = lua_isinteger(L, -1);
+        k->i = k->is_int ? lua_tointeger(L, -1) : 0;
+        k->n = k->is_int ? 0 : lua_tonumber(L, -1);
+        k->len = jnumber_text(k->num, k->is_int, k->i, k->n);
+        if (!k->len) k->len = (size_t)snprintf(k->num, sizeof k->num, "%g", (double)k->n);
+        k->s = k->num; /* (the keys are sorted through pointers: num does not move) */
+    }
+    k->prefix = 0;
+    for (size_t j = 0; j < 8; j++)
+        k->prefix = k->prefix << 8 | (j < k->len ? (unsigned char)k->s[j] : 0u);
+}
+
 static void jvalue(lua_State *L, lua_api_ctx_t *c, int idx, int depth);
 
-static void jtable(lua_State *L, lua_api_ctx_t *c, int t, int depth)
+/* Writes table t: as an array when its keys are exactly 1..n, else as an object with its keys
+ * in byte order (stable output; `order` points at the keys and is sorted here). A key's value
+ * is at its vidx, or is looked up in t. */
+static void jentries(lua_State *L, lua_api_ctx_t *c, int t, int depth, jkey_t **order, size_t n,
+                     int array)
 {
-    if (depth >= JSON_MAX_DEPTH)
-        luaL_error(L, "JSON nesting deeper than %d (a table containing itself?)", JSON_MAX_DEPTH);
-    luaL_checkstack(L, 8, "JSON encoding");
-
-    lua_Integer len = (lua_Integer)lua_rawlen(L, t), count = 0;
-    int array = len > 0;
-    lua_pushnil(L);
-    while (lua_next(L, t)) {
-        lua_pop(L, 1);
-        count++;
-        int kt = lua_type(L, -1);
-        if (kt != LUA_TSTRING && kt != LUA_TNUMBER)
-            luaL_error(L, "cannot encode a table with a %s key as JSON", luaL_typename(L, -1));
-        if (array &&
-            (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > len))
-            array = 0;
-    }
-    if (array && count == len) {
-        jput(L, c, "[", 1);
-        for (lua_Integer i = 1; i <= len; i++) {
-            if (i > 1) jput(L, c, ",", 1);
+    if (array) {
+        jputc(L, c, '[');
+        for (lua_Integer i = 1; i <= (lua_Integer)n; i++) {
+            if (i > 1) jputc(L, c, ',');
             lua_rawgeti(L, t, i);
             jvalue(L, c, lua_gettop(L), depth + 1);
             lua_pop(L, 1);
         }
-        jput(L, c, "]", 1);
+        jputc(L, c, ']');
         return;
     }
-
-    /* An object with its keys in byte order (stable output). */
-    jkey_t *keys = count ? lua_newuserdatauv(L, (size_t)count * sizeof(jkey_t), 0) : NULL;
-    lua_Integer n = 0;
-    lua_pushnil(L);
-    while (lua_next(L, t)) {
-        lua_pop(L, 1);
-        if (n >= count) continue;
-        jkey_t *k = &keys[n++];
-        memset(k, 0, sizeof(*k));
-        if (lua_type(L, -1) == LUA_TSTRING) {
-            k->s = lua_tolstring(L, -1, &k->len); /* anchored by the table */
-        } else {
-            k->is_num = 1;
-            k->is_int = lua_isinteger(L, -1);
-            if (k->is_int) {
-                k->i = lua_tointeger(L, -1);
-                snprintf(k->num, sizeof(k->num), "%lld", (long long)k->i);
-            } else {
-                k->n = lua_tonumber(L, -1);
-                snprintf(k->num, sizeof(k->num), "%.14g", (double)k->n);
-            }
-            k->s = k->num;
-            k->len = strlen(k->num);
+    if (n > 16) {
+        qsort(order, n, sizeof *order, jkey_qsort_cmp);
+    } else { /* insertion sort: fewer comparisons and no calls for the usual small object */
+        for (size_t i = 1; i < n; i++) {
+            jkey_t *k = order[i];
+            size_t j = i;
+            for (; j > 0 && jkey_cmp(order[j - 1], k) > 0; j--)
+                order[j] = order[j - 1];
+            order[j] = k;
         }
     }
-    if (n > 1) qsort(keys, (size_t)n, sizeof(jkey_t), jkey_cmp);
-    jput(L, c, "{", 1);
-    for (lua_Integer i = 0; i < n; i++) {
-        jkey_t *k = &keys[i];
-        if (i) jput(L, c, ",", 1);
+    jputc(L, c, '{');
+    for (size_t i = 0; i < n; i++) {
+        jkey_t *k = order[i];
+        if (i) jputc(L, c, ',');
         jstring(L, c, k->s, k->len);
-        jput(L, c, ":", 1);
+        jputc(L, c, ':');
+        if (k->vidx) {
+            jvalue(L, c, k->vidx, depth + 1);
+            continue;
+        }
         if (!k->is_num)
             lua_pushlstring(L, k->s, k->len);
         else if (k->is_int)
@@ -203,8 +253,66 @@ static void jtable(lua_State *L, lua_api_ctx_t *c, int t, int depth)
         jvalue(L, c, lua_gettop(L), depth + 1);
         lua_pop(L, 1);
     }
-    jput(L, c, "}", 1);
-    if (keys) lua_pop(L, 1);
+    jputc(L, c, '}');
+}
+
+/* Tables up to this many entries are encoded in one traversal, their values kept on the Lua
+ * stack and their keys in a C array (no allocation); larger ones take a second traversal. */
+#define JSON_SMALL_TABLE 32
+
+static void jtable(lua_State *L, lua_api_ctx_t *c, int t, int depth)
+{
+    if (depth >= JSON_MAX_DEPTH)
+        luaL_error(L, "JSON nesting deeper than %d (a table containing itself?)", JSON_MAX_DEPTH);
+    luaL_checkstack(L, JSON_SMALL_TABLE + 8, "JSON encoding");
+
+    lua_Integer len = (lua_Integer)lua_rawlen(L, t);
+    int array = 1, base = lua_gettop(L);
+    size_t n = 0;
+    jkey_t small[JSON_SMALL_TABLE], *order[JSON_SMALL_TABLE];
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        if (n == JSON_SMALL_TABLE) { /* a large table: start over below */
+            lua_settop(L, base);
+            break;
+        }
+        lua_insert(L, -2); /* keep the value below the key */
+        jkey_t *k = order[n] = &small[n];
+        n++;
+        jkey_read(L, k);
+        k->vidx = lua_gettop(L) - 1;
+        if (!k->is_num || !k->is_int || k->i < 1 || k->i > len) array = 0;
+    }
+    if (n < JSON_SMALL_TABLE || lua_gettop(L) > base) {
+        jentries(L, c, t, depth, order, n, array && len > 0 && (lua_Integer)n == len);
+        lua_settop(L, base);
+        return;
+    }
+
+    /* more than JSON_SMALL_TABLE entries: count, then the keys in a userdata, values by
+     * lookup */
+    size_t count = 0;
+    array = 1;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        lua_pop(L, 1);
+        count++;
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > len)
+            array = 0;
+    }
+    jkey_t *keys = lua_newuserdatauv(L, count * (sizeof(jkey_t) + sizeof(jkey_t *)), 0);
+    jkey_t **korder = (jkey_t **)(keys + count);
+    n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        lua_pop(L, 1);
+        if (n < count) {
+            korder[n] = &keys[n];
+            jkey_read(L, &keys[n++]);
+        }
+    }
+    jentries(L, c, t, depth, korder, n, array && (lua_Integer)n == len);
+    lua_settop(L, base);
 }
 
 static void jvalue(lua_State *L, lua_api_ctx_t *c, int idx, int depth)

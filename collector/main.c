@@ -65,6 +65,7 @@ typedef struct options {
     int n_syslog;
     const char *syslog_map[SYSLOG_MAP_MAX];
     int n_syslog_map;
+    int syslog_workers;
 } options_t;
 
 static volatile sig_atomic_t stop_requested, reload_requested, capture_stop;
@@ -134,6 +135,10 @@ static void usage(FILE *out)
             "                            tcp://[::]:PORT (repeatable); RFC 3164/5424, JSON lines\n"
             "      --syslog-map S=SCRIPT messages from sender S (address or hostname) go to\n"
             "                            SCRIPT whatever their app name (repeatable)\n"
+            "      --syslog-workers N    threads running the syslog scripts, each with its own\n"
+            "                            Lua state (default: number of cores, at most 4); one\n"
+            "                            source's messages keep their order, Eve events that\n"
+            "                            carry a flow_id keep it per flow\n"
             "  -h, --help, -V, --version\n"
             "Signals: SIGHUP reloads scripts and configuration; SIGINT/SIGTERM stop.\n",
             ZFLOW_INSTALLDIR);
@@ -161,6 +166,7 @@ enum {
     O_SNMP_INTERVAL,
     O_SYSLOG,
     O_SYSLOG_MAP,
+    O_SYSLOG_WORKERS,
 };
 
 #define ADD_ITEM(arr, n, max, what)                                                            \
@@ -205,6 +211,7 @@ static int parse_options(int argc, char **argv, options_t *o)
         {"snmp-interval", required_argument, NULL, O_SNMP_INTERVAL},
         {"syslog", required_argument, NULL, O_SYSLOG},
         {"syslog-map", required_argument, NULL, O_SYSLOG_MAP},
+        {"syslog-workers", required_argument, NULL, O_SYSLOG_WORKERS},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -212,6 +219,9 @@ static int parse_options(int argc, char **argv, options_t *o)
     long long v;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     o->workers = cores > 0 ? (int)(cores > 64 ? 64 : cores) : 1;
+    /* each syslog thread has a Lua state of its own, and what they feed (ingest, the alert
+     * store) is one thread each: more than 4 rarely pays */
+    o->syslog_workers = cores > 0 ? (int)(cores > 4 ? 4 : cores) : 1;
     o->data_dir = "zflow-data";
     o->installdir = getenv("ZFLOW_INSTALLDIR") ? getenv("ZFLOW_INSTALLDIR") : ZFLOW_INSTALLDIR;
     o->probe_timeout_s = 30;
@@ -308,6 +318,10 @@ static int parse_options(int argc, char **argv, options_t *o)
         case O_SYSLOG_MAP:
             ADD_ITEM(o->syslog_map, o->n_syslog_map, SYSLOG_MAP_MAX, "--syslog-map");
             break;
+        case O_SYSLOG_WORKERS:
+            if (parse_num("--syslog-workers", optarg, 1, SYSLOG_WORKERS_MAX, &v)) return -1;
+            o->syslog_workers = (int)v;
+            break;
         case 'h': usage(stdout); exit(0);
         case 'V': printf("zflow-collector %s\n", ZFLOW_VERSION); exit(0);
         case ':':
@@ -354,6 +368,11 @@ static void preload_applied(void *ctx, const char *probe_id, uint64_t run_id, ui
 static void syslog_status(void *ctx, FILE *out)
 {
     syslog_dispatch_print_status(ctx, out);
+}
+
+static int syslog_scripts(void *ctx, script_info_t *out, int max)
+{
+    return syslog_dispatch_list_scripts(ctx, out, max);
 }
 
 static int make_dirs(const char *path)
@@ -602,12 +621,14 @@ int main(int argc, char **argv)
         for (int i = 0; i < o.n_syslog_map; i++)
             dc.map[i] = o.syslog_map[i];
         dc.n_map = o.n_syslog_map;
+        dc.workers = o.syslog_workers;
         sysd = syslog_dispatch_new(&dc, err, sizeof err);
         if (!sysd) {
             fprintf(stderr, "zflow-collector: syslog: %s\n", err);
             goto out;
         }
         ic.extra_status = syslog_status;
+        ic.extra_scripts = syslog_scripts;
         ic.extra_ctx = sysd;
     }
     /* batches an earlier collector applied: their resends are acknowledged, not re-applied */
@@ -669,16 +690,19 @@ int main(int argc, char **argv)
             lc.endpoints[i] = o.syslog_eps[i];
         lc.n_endpoints = o.n_syslog;
         lc.deliver = syslog_dispatch_deliver;
+        lc.flush = syslog_dispatch_flush;
         lc.ctx = sysd;
         syslog = syslog_listener_new(&lc, err, sizeof err);
         if (!syslog) {
             fprintf(stderr, "zflow-collector: syslog: %s\n", err);
             goto out;
         }
+        syslog_dispatch_set_listener(sysd, syslog);
     }
     fprintf(stderr, "zflow-collector %s: %d workers, %d listening sockets, %d packet interfaces, "
-                    "%d syslog endpoints, data in %s\n",
-            ZFLOW_VERSION, o.workers, o.n_listen, n_pifs, o.n_syslog, o.data_dir);
+                    "%d syslog endpoints (%d syslog threads), data in %s\n",
+            ZFLOW_VERSION, o.workers, o.n_listen, n_pifs, o.n_syslog, sysd ? o.syslog_workers : 0,
+            o.data_dir);
     ingest_run(ing, batch_mode);
     scheduler_destroy(&sched); /* it reads the packet interfaces destroyed below */
     capture_stop = 1;
@@ -698,6 +722,12 @@ int main(int argc, char **argv)
         errors += ws.script_errors;
         events += ws.events;
     }
+    if (sysd) { /* the syslog scripts' calls and errors count too */
+        syslog_dispatch_stats_t ss;
+        syslog_dispatch_get_stats(sysd, &ss);
+        hooks += ss.calls;
+        errors += ss.errors;
+    }
     alert_store_stats_t as;
     alert_store_get_stats(alerts, &as);
     fprintf(batch_mode ? stdout : stderr,
@@ -714,6 +744,8 @@ int main(int argc, char **argv)
     }
     rc = 0;
 out:
+    if (sysd)
+        syslog_dispatch_set_listener(sysd, NULL);
     syslog_listener_destroy(&syslog); /* no more messages */
     syslog_dispatch_destroy(&sysd);   /* teardown() of the syslog scripts */
     scheduler_destroy(&sched); /* before the workers, the registry and the alert store */

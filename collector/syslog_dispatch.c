@@ -1,5 +1,5 @@
-/* syslog_dispatch: hands each syslog message to the syslog script of its source on its own
- * thread; gives those scripts flows, probe statistics and Community ID alert joins. */
+/* syslog_dispatch: hands each syslog message to the syslog script of its source on one of its
+ * dispatcher threads; gives those scripts flows, probe statistics and Community ID alert joins. */
 #include "syslog_dispatch.h"
 
 #include "codec.h"
@@ -13,6 +13,7 @@
 #include <lua.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,22 +24,53 @@
 #define SOURCES_TRACKED 256 /* per-source counters; the rest count under "(other)" */
 #define BATCH_FLOWS     256
 #define FLUSH_NS        100000000ull /* pending flows reach ingest within 100 ms */
-#define BATCH_SOURCES   16           /* sources with a pending flow batch at once */
+#define BATCH_SOURCES   16           /* sources with a pending flow batch at once, per thread */
+#define SEQ_SOURCES     64           /* sources that ever sent flows (their sequence numbers) */
 #define STR_CAP         255          /* any string taken from a script's flow table */
-#define TCP_WAIT_MS     10000 /* a TCP message waits this long for room in the queue */
+#define TCP_WAIT_MS     10000        /* a batch with TCP messages waits this long for room */
+#define CHUNK_BYTES     (64 * 1024)  /* messages handed to a thread together (larger: alone) */
+#define CHUNK_SLACK     4096         /* more unused bytes than this are given back at hand-on */
+#define CHUNK_SPARES    64           /* handled chunks kept for reuse by the listener */
+#define FLOW_ID_WINDOW  1024         /* "flow_id" is looked for in the first bytes of a JSON body */
+#define LIST_MAX        64           /* scripts per state in the published counters */
+#define LIST_EVERY_NS   1000000000ull
+#define SCRIPT_COUNTERS 64 /* named counters scripts bump with zflow_syslog.count() */
 
-/* One message waiting for its script; the body follows the struct. */
+/* ---- messages on their way to a thread ---- */
+
+/* The header strings of a message, in the order they are packed. */
+enum { S_SOURCE, S_HOST, S_FROM, S_APP, S_PROCID, S_MSGID, S_TIMESTAMP, S_COUNT };
+
+/* One message waiting for its script, packed in a chunk: the header strings then the body
+ * follow the struct, each NUL-terminated. */
 typedef struct item {
-    char source[SOURCE_MAX];
-    char host[256];
-    char from[64];
-    char app[64], procid[129], msgid[33], timestamp[64];
-    int pri, facility, severity, format;
+    uint32_t size; /* bytes from this item to the next one (a multiple of 8) */
+    uint32_t body_len;
     int64_t ts_s;
-    uint64_t sync_seq; /* > 0: a sync marker, no message */
-    size_t len;
-    char body[];
+    int16_t pri, facility, severity;
+    uint8_t format;
+    uint16_t len[S_COUNT];
+    char text[];
 } item_t;
+
+/* Messages handed to one thread at once (one malloc and one queue push for many), or a sync
+ * marker. Items start at data, 8-byte aligned. */
+typedef struct chunk {
+    uint64_t sync_seq; /* > 0: a sync marker, no messages */
+    size_t used, cap;  /* bytes of data */
+    uint32_t n;        /* messages */
+    int is_tcp;        /* one of them came over TCP: the chunk waits for room, never dropped */
+    uint64_t data[];
+} chunk_t;
+
+/* An item's strings, as handle() and the argument pusher read them. */
+typedef struct msg_view {
+    const item_t *it;
+    const char *s[S_COUNT];
+    const char *body;
+} msg_view_t;
+
+/* ---- flows from scripts ---- */
 
 /* A flow record built from a script's table, with the storage its pointers use. */
 typedef struct flow_buf {
@@ -51,53 +83,100 @@ typedef struct flow_buf {
 typedef struct batch {
     char source[SOURCE_MAX];
     char probe_id[SOURCE_MAX + 8];
-    uint64_t seq;
     flow_buf_t flows[BATCH_FLOWS];
     Zflow__Flow *ptrs[BATCH_FLOWS];
     int n;
     uint64_t first_ns;
 } batch_t;
 
-#define SCRIPT_COUNTERS 64 /* named counters scripts bump with zflow_syslog.count() */
+/* The sequence numbers of a "syslog:<source>" probe, shared by the threads (under
+ * local_lock): every envelope of the source gets the next one, and reaches ingest's queue in
+ * that order. */
+typedef struct source_seq {
+    char source[SOURCE_MAX];
+    uint64_t seq;
+} source_seq_t;
 
-typedef struct source_count {
-    char name[SOURCE_MAX];
-    uint64_t messages, no_script;
-} source_count_t;
+/* ---- counters ---- */
+
+/* Per-source message counts of one writer thread (the listener, or one dispatcher thread);
+ * the status sums them. Slot i is the source named sources[i] (SOURCES_TRACKED: "(other)"). */
+typedef struct source_counts {
+    _Atomic uint64_t messages[SOURCES_TRACKED + 1], no_script[SOURCES_TRACKED + 1];
+} source_counts_t;
 
 typedef struct script_counter {
     char name[SOURCE_MAX + 48]; /* "source/name" */
     uint64_t value;
 } script_counter_t;
 
+typedef struct syslog_dispatch syslog_dispatch_t;
+
+/* One dispatcher thread with its Lua state, its queue and its counters (written by it alone,
+ * read by any thread: relaxed atomics). */
+typedef struct worker {
+    syslog_dispatch_t *d;
+    int index;
+    queue_t *in;           /* chunks */
+    _Atomic size_t queued; /* messages in those chunks */
+    pthread_t thread;
+    int started;
+    script_engine_t *engine;
+    batch_t *batches[BATCH_SOURCES];
+    const msg_view_t *cur; /* the message being handled (for the argument pusher) */
+    const void *fn_seen;   /* the last handleEvent function looked at, and its parameters */
+    int fn_params;
+    char last_source[SOURCE_MAX]; /* the source of the last message and its counter slot */
+    int last_slot;
+    _Atomic uint64_t dispatched, no_script, flows, flow_batches, flow_errors, stats_messages,
+        attached, attach_misses, calls, errors;
+    source_counts_t counts;
+    uint64_t sync_done; /* under d->sync_lock */
+    /* script counters for the runtime file: the state's list, copied about once a second */
+    script_info_t *list, *list_tmp;
+    int list_n;
+    uint64_t list_at_ns;
+    pthread_mutex_t list_lock;
+} worker_t;
+
 struct syslog_dispatch {
     syslog_dispatch_config_t cfg;
     char *map_sender[SYSLOG_MAP_MAX];
     char *map_script[SYSLOG_MAP_MAX];
-    queue_t *in;
-    pthread_t thread;
-    int started;
+    int n_workers;
+    worker_t *workers[SYSLOG_WORKERS_MAX];
+    size_t queue_cap;
     atomic_int stop;
-    atomic_int stalled; /* a TCP message found the queue full for TCP_WAIT_MS: drop at once */
-    script_engine_t *engine;
     uint64_t run_id;
-    batch_t *batches[BATCH_SOURCES];
-    const item_t *cur; /* the message being handled (for the Lua API) */
-    /* counters: written by one thread each, read by any (relaxed atomics) */
-    _Atomic uint64_t received, malformed, queue_full, dispatched, no_script, flows, flow_batches,
-        flow_errors, stats_messages, attached, attach_misses, calls, errors;
-    pthread_mutex_t src_lock; /* guards sources */
-    source_count_t sources[SOURCES_TRACKED + 1];
-    int n_sources;
-    script_counter_t counters[SCRIPT_COUNTERS]; /* also under src_lock */
+    _Atomic(syslog_listener_t *) listener;
+    /* the listener's side: the chunk being filled for each thread, and handing them on */
+    pthread_mutex_t in_lock;
+    chunk_t *pend[SYSLOG_WORKERS_MAX];
+    atomic_int stalled; /* a TCP batch found a queue full for TCP_WAIT_MS: drop at once */
+    /* handled chunks of CHUNK_BYTES, back from the threads: reusing one saves a malloc on the
+     * listener and a free into the listener's heap from another thread */
+    pthread_mutex_t spare_lock;
+    chunk_t *spares[CHUNK_SPARES];
+    int n_spares;
+    struct sockaddr_storage last_from; /* the sender whose address text is cached */
+    char last_addr[64];
+    _Atomic uint64_t received, malformed, queue_full;
+    source_counts_t counts; /* the listener's: malformed messages under "-" */
+    /* source names (set once each, under src_lock) and the scripts' named counters */
+    pthread_mutex_t src_lock;
+    char sources[SOURCES_TRACKED + 1][SOURCE_MAX];
+    _Atomic int n_sources;
+    script_counter_t counters[SCRIPT_COUNTERS];
     int n_counters;
     uint64_t counters_full;
+    /* envelopes to ingest: sequence numbers and queue order */
+    pthread_mutex_t local_lock;
+    source_seq_t seqs[SEQ_SOURCES];
+    int n_seqs;
     /* sync */
     pthread_mutex_t sync_lock;
     pthread_cond_t sync_cond;
-    uint64_t sync_asked, sync_done;
-    char init_err[256];
-    int init_state; /* 0 pending, 1 ok, -1 failed */
+    uint64_t sync_asked;
 };
 
 static uint64_t wall_ns(void)
@@ -119,28 +198,28 @@ static inline uint64_t get(_Atomic uint64_t *v)
 
 /* ---- per-source counters ---- */
 
-static void count_source(syslog_dispatch_t *self, const char *name, int no_script)
+/* The counter slot of a source: found, or given the next free one, or "(other)" when the
+ * table is full. */
+static int source_slot(syslog_dispatch_t *self, const char *name)
 {
     pthread_mutex_lock(&self->src_lock);
-    source_count_t *c = NULL;
-    for (int i = 0; i < self->n_sources && !c; i++)
-        if (strcmp(self->sources[i].name, name) == 0) c = &self->sources[i];
-    if (!c && self->n_sources < SOURCES_TRACKED) {
-        c = &self->sources[self->n_sources++];
-        snprintf(c->name, sizeof c->name, "%s", name);
+    int n = atomic_load_explicit(&self->n_sources, memory_order_relaxed), slot = -1;
+    for (int i = 0; i < n && slot < 0; i++)
+        if (strcmp(self->sources[i], name) == 0) slot = i;
+    if (slot < 0 && n < SOURCES_TRACKED) {
+        slot = n;
+        snprintf(self->sources[slot], SOURCE_MAX, "%s", name);
+        atomic_store_explicit(&self->n_sources, n + 1, memory_order_release);
     }
-    if (!c) {
-        c = &self->sources[SOURCES_TRACKED];
-        snprintf(c->name, sizeof c->name, "(other)");
+    if (slot < 0) {
+        slot = SOURCES_TRACKED;
+        snprintf(self->sources[slot], SOURCE_MAX, "(other)");
     }
-    if (no_script)
-        c->no_script++;
-    else
-        c->messages++;
     pthread_mutex_unlock(&self->src_lock);
+    return slot;
 }
 
-/* ---- the source of a message ---- */
+/* ---- the source and the thread of a message ---- */
 
 /* Lower-cases an application name into a script key: letters, digits, '_', '-'; NUL-ends. */
 static void source_from_app(const char *app, char *out, size_t size)
@@ -161,15 +240,10 @@ static void pick_source(syslog_dispatch_t *self, const syslog_msg_t *msg, const 
 {
     for (int i = 0; i < self->cfg.n_map; i++)
         if (strcmp(self->map_sender[i], from) == 0 ||
-            (msg && msg->hostname[0] && strcmp(self->map_sender[i], msg->hostname) == 0)) {
+            (msg->hostname[0] && strcmp(self->map_sender[i], msg->hostname) == 0)) {
             snprintf(out, size, "%s", self->map_script[i]);
             return;
         }
-    out[0] = '\0';
-    if (!msg) {
-        snprintf(out, size, "-");
-        return;
-    }
     source_from_app(msg->app_name, out, size);
     /* a bare Eve JSON line (no syslog header) comes from Suricata */
     if (!out[0] && msg->format == SYSLOG_FMT_JSON &&
@@ -178,62 +252,253 @@ static void pick_source(syslog_dispatch_t *self, const syslog_msg_t *msg, const 
     if (!out[0]) snprintf(out, size, "-");
 }
 
+/* The top-level "flow_id" of a JSON object body (Suricata Eve writes it among the first
+ * fields): 1 with *id set, or 0 when the body is no object or has none in its first
+ * FLOW_ID_WINDOW bytes. */
+static int flow_id_of(const char *body, size_t len, uint64_t *id)
+{
+    const char *p = body, *end = body + (len < FLOW_ID_WINDOW ? len : FLOW_ID_WINDOW);
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (p >= end || *p != '{') return 0;
+    const char *k = memmem(p, (size_t)(end - p), "\"flow_id\"", 9);
+    if (!k) return 0;
+    p = k + 9;
+    while (p < end && *p == ' ')
+        p++;
+    if (p >= end || *p++ != ':') return 0;
+    while (p < end && *p == ' ')
+        p++;
+    uint64_t v = 0;
+    int digits = 0;
+    for (; p < end && *p >= '0' && *p <= '9' && digits < 20; p++, digits++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    *id = v;
+    return digits > 0;
+}
+
+/* splitmix64's finaliser: flow ids are not uniform in their low bits. */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return h;
+}
+
+/* The thread of a message: by flow id for JSON events that carry one (the events of a flow
+ * stay in order, flows spread over the threads), else by source (a script sees every message
+ * of its source in order, e.g. sshd.lua counting failures per address across hosts). */
+static int pick_worker(const syslog_dispatch_t *self, const syslog_msg_t *msg, const char *source)
+{
+    uint64_t id;
+    if (self->n_workers == 1) return 0;
+    if (flow_id_of(msg->msg, msg->msg_len, &id))
+        return (int)(mix64(id) % (uint64_t)self->n_workers);
+    return (int)(fnv1a(source) % (uint64_t)self->n_workers);
+}
+
+/* The text of a sender address; the last one is kept, since a TCP sender sends many. */
+static const char *addr_text(syslog_dispatch_t *self, const struct sockaddr_storage *from)
+{
+    struct sockaddr_storage *last = &self->last_from;
+    if (!from || (from->ss_family != AF_INET && from->ss_family != AF_INET6)) return "";
+    if (from->ss_family == AF_INET && last->ss_family == AF_INET &&
+        memcmp(&((const struct sockaddr_in *)from)->sin_addr,
+               &((const struct sockaddr_in *)last)->sin_addr, sizeof(struct in_addr)) == 0)
+        return self->last_addr;
+    if (from->ss_family == AF_INET6 && last->ss_family == AF_INET6 &&
+        memcmp(&((const struct sockaddr_in6 *)from)->sin6_addr,
+               &((const struct sockaddr_in6 *)last)->sin6_addr, sizeof(struct in6_addr)) == 0)
+        return self->last_addr;
+    self->last_addr[0] = '\0';
+    if (from->ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)from)->sin_addr, self->last_addr,
+                  sizeof self->last_addr);
+    else
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)from)->sin6_addr, self->last_addr,
+                  sizeof self->last_addr);
+    *last = *from;
+    return self->last_addr;
+}
+
+/* ---- handing messages to the threads (the listener's side, under in_lock) ---- */
+
+static int worker_has_room(syslog_dispatch_t *self, worker_t *w)
+{
+    return atomic_load_explicit(&w->queued, memory_order_relaxed) < self->queue_cap;
+}
+
+/* Queues a chunk for thread w: 0 (the chunk is the thread's now), or -1 (still the caller's). */
+static int worker_push(worker_t *w, chunk_t *c)
+{
+    uint32_t n = c->n;
+    atomic_fetch_add_explicit(&w->queued, n, memory_order_relaxed);
+    if (queue_push(w->in, c) == 0) return 0;
+    atomic_fetch_sub_explicit(&w->queued, n, memory_order_relaxed);
+    return -1;
+}
+
+/* Hands thread i's pending chunk to it. A thread's queue holds up to queue_cap messages
+ * (passed by at most one chunk). UDP: no room, dropped. TCP: waits for room rather than drop;
+ * this blocks the listener thread, so every TCP sender is slowed down by TCP flow control
+ * (UDP datagrams wait in the socket buffer). A thread stuck that long (shutdown: ingest gone)
+ * makes TCP drop again. */
+static void hand_on(syslog_dispatch_t *self, int i)
+{
+    chunk_t *c = self->pend[i];
+    worker_t *w = self->workers[i];
+    if (!c) return;
+    self->pend[i] = NULL;
+    if (c->cap - c->used > CHUNK_SLACK) {
+        /* a chunk handed on nearly empty (a quiet sender) must not hold a whole CHUNK_BYTES
+         * while it waits in a long queue */
+        chunk_t *t = realloc(c, sizeof *c + c->used);
+        if (t) {
+            c = t;
+            c->cap = c->used;
+        }
+    }
+    int is_tcp = c->is_tcp; /* once pushed, the chunk is the thread's */
+    if (worker_has_room(self, w) && worker_push(w, c) == 0) {
+        if (is_tcp) atomic_store_explicit(&self->stalled, 0, memory_order_relaxed);
+        return;
+    }
+    if (is_tcp && !atomic_load_explicit(&self->stalled, memory_order_relaxed)) {
+        struct timespec tick = {0, 200000};
+        for (int k = 0; k < TCP_WAIT_MS * 5 && !atomic_load(&self->stop); k++) {
+            nanosleep(&tick, NULL);
+            if (worker_has_room(self, w) && worker_push(w, c) == 0) return;
+        }
+        atomic_store_explicit(&self->stalled, 1, memory_order_relaxed);
+    }
+    bump(&self->queue_full, c->n);
+    free(c);
+}
+
+/* Room for an item of `size` bytes in thread i's pending chunk: the chunk, or NULL when no
+ * memory (a full chunk, or one of the other transport, is handed on first). */
+static chunk_t *chunk_for(syslog_dispatch_t *self, int i, size_t size, int is_tcp)
+{
+    chunk_t *c = self->pend[i];
+    if (c && (c->used + size > c->cap || c->is_tcp != is_tcp)) {
+        hand_on(self, i);
+        c = NULL;
+    }
+    if (c) return c;
+    size_t cap = size > CHUNK_BYTES ? size : CHUNK_BYTES;
+    if (cap == CHUNK_BYTES) {
+        pthread_mutex_lock(&self->spare_lock);
+        if (self->n_spares) c = self->spares[--self->n_spares];
+        pthread_mutex_unlock(&self->spare_lock);
+    }
+    if (!c && !(c = malloc(sizeof *c + cap))) return NULL;
+    c->sync_seq = 0;
+    c->used = 0;
+    c->cap = cap;
+    c->n = 0;
+    c->is_tcp = is_tcp;
+    self->pend[i] = c;
+    return c;
+}
+
+/* A chunk its thread has handled: kept for reuse when it is a whole CHUNK_BYTES, else freed. */
+static void chunk_done(syslog_dispatch_t *self, chunk_t *c)
+{
+    if (c && c->cap == CHUNK_BYTES) {
+        pthread_mutex_lock(&self->spare_lock);
+        if (self->n_spares < CHUNK_SPARES) {
+            self->spares[self->n_spares++] = c;
+            c = NULL;
+        }
+        pthread_mutex_unlock(&self->spare_lock);
+    }
+    free(c);
+}
+
+static char *put_str(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p + n + 1;
+}
+
+static size_t cap_len(const char *s, size_t cap)
+{
+    return strnlen(s, cap - 1);
+}
+
 void syslog_dispatch_deliver(void *ctx, const char *raw, size_t len, const syslog_msg_t *msg,
                              const struct sockaddr_storage *from, int is_tcp)
 {
     syslog_dispatch_t *self = ctx;
-    bump(&self->received, 1);
-    char addr[64] = "";
-    if (from && from->ss_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)from)->sin_addr, addr, sizeof addr);
-    else if (from && from->ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)from)->sin6_addr, addr, sizeof addr);
-    if (!msg) {
-        bump(&self->malformed, 1);
-        count_source(self, "-", 1);
-        return;
-    }
-    size_t blen = msg->msg_len;
-    item_t *it = malloc(sizeof *it + blen + 1);
-    if (!it) {
-        bump(&self->queue_full, 1);
-        return;
-    }
-    pick_source(self, msg, addr, it->source, sizeof it->source);
-    snprintf(it->host, sizeof it->host, "%s", msg->hostname[0] ? msg->hostname : addr);
-    snprintf(it->from, sizeof it->from, "%s", addr);
-    snprintf(it->app, sizeof it->app, "%s", msg->app_name);
-    snprintf(it->procid, sizeof it->procid, "%s", msg->procid);
-    snprintf(it->msgid, sizeof it->msgid, "%s", msg->msgid);
-    snprintf(it->timestamp, sizeof it->timestamp, "%s", msg->timestamp);
-    it->pri = msg->pri;
-    it->facility = msg->facility;
-    it->severity = msg->severity;
-    it->format = msg->format;
-    it->ts_s = msg->ts_s;
-    it->sync_seq = 0;
-    it->len = blen;
-    memcpy(it->body, msg->msg, blen);
-    it->body[blen] = '\0';
     (void)raw;
     (void)len;
-    if (queue_push(self->in, it) == 0) {
-        if (is_tcp) atomic_store_explicit(&self->stalled, 0, memory_order_relaxed);
+    bump(&self->received, 1);
+    if (!msg) {
+        bump(&self->malformed, 1);
+        bump(&self->counts.no_script[source_slot(self, "-")], 1);
         return;
     }
-    /* TCP: wait for room rather than drop. This blocks the listener thread, so every TCP
-     * sender is slowed down by TCP flow control (UDP datagrams wait in the socket buffer).
-     * A dispatcher stuck that long (shutdown: ingest gone) makes TCP drop again. */
-    if (is_tcp && !atomic_load_explicit(&self->stalled, memory_order_relaxed)) {
-        struct timespec tick = {0, 200000};
-        for (int i = 0; i < TCP_WAIT_MS * 5 && !atomic_load(&self->stop); i++) {
-            nanosleep(&tick, NULL);
-            if (queue_push(self->in, it) == 0) return;
-        }
-        atomic_store_explicit(&self->stalled, 1, memory_order_relaxed);
+    pthread_mutex_lock(&self->in_lock);
+    char source[SOURCE_MAX];
+    const char *addr = addr_text(self, from);
+    pick_source(self, msg, addr, source, sizeof source);
+    const char *host = msg->hostname[0] ? msg->hostname : addr;
+    const char *strs[S_COUNT] = {source,      host,       addr,          msg->app_name,
+                                 msg->procid, msg->msgid, msg->timestamp};
+    size_t caps[S_COUNT] = {SOURCE_MAX,           sizeof msg->hostname, sizeof self->last_addr,
+                            sizeof msg->app_name, sizeof msg->procid,   sizeof msg->msgid,
+                            sizeof msg->timestamp};
+    uint16_t lens[S_COUNT];
+    size_t size = sizeof(item_t) + msg->msg_len + 1;
+    for (int k = 0; k < S_COUNT; k++) {
+        lens[k] = (uint16_t)cap_len(strs[k], caps[k]);
+        size += lens[k] + 1u;
     }
-    bump(&self->queue_full, 1);
-    free(it);
+    size = (size + 7) & ~(size_t)7;
+    int wi = pick_worker(self, msg, source);
+    chunk_t *c = chunk_for(self, wi, size, is_tcp);
+    if (!c) {
+        bump(&self->queue_full, 1);
+        pthread_mutex_unlock(&self->in_lock);
+        return;
+    }
+    item_t *it = (item_t *)((char *)c->data + c->used);
+    it->size = (uint32_t)size;
+    it->body_len = (uint32_t)msg->msg_len;
+    it->ts_s = msg->ts_s;
+    it->pri = (int16_t)msg->pri;
+    it->facility = (int16_t)msg->facility;
+    it->severity = (int16_t)msg->severity;
+    it->format = (uint8_t)msg->format;
+    char *p = it->text;
+    for (int k = 0; k < S_COUNT; k++) {
+        it->len[k] = lens[k];
+        p = put_str(p, strs[k], lens[k]);
+    }
+    put_str(p, msg->msg, msg->msg_len);
+    c->used += size;
+    c->n++;
+    pthread_mutex_unlock(&self->in_lock);
+}
+
+void syslog_dispatch_flush(void *ctx)
+{
+    syslog_dispatch_t *self = ctx;
+    pthread_mutex_lock(&self->in_lock);
+    for (int i = 0; i < self->n_workers; i++)
+        hand_on(self, i);
+    pthread_mutex_unlock(&self->in_lock);
 }
 
 /* ---- flows from scripts ---- */
@@ -245,20 +510,19 @@ static void flow_buf_clear(flow_buf_t *f)
     f->n_strs = 0;
 }
 
-static batch_t *batch_for(syslog_dispatch_t *self, const char *source)
+static batch_t *batch_for(worker_t *w, const char *source)
 {
     int free_slot = -1;
     for (int i = 0; i < BATCH_SOURCES; i++) {
-        if (self->batches[i] && strcmp(self->batches[i]->source, source) == 0)
-            return self->batches[i];
-        if (!self->batches[i] && free_slot < 0) free_slot = i;
+        if (w->batches[i] && strcmp(w->batches[i]->source, source) == 0) return w->batches[i];
+        if (!w->batches[i] && free_slot < 0) free_slot = i;
     }
     if (free_slot < 0) return NULL;
     batch_t *b = calloc(1, sizeof *b);
     if (!b) return NULL;
     snprintf(b->source, sizeof b->source, "%s", source);
     snprintf(b->probe_id, sizeof b->probe_id, "syslog:%s", source);
-    self->batches[free_slot] = b;
+    w->batches[free_slot] = b;
     return b;
 }
 
@@ -283,34 +547,53 @@ static void push_local(syslog_dispatch_t *self, uint8_t *buf, size_t len)
     }
 }
 
-static void envelope_init(syslog_dispatch_t *self, Zflow__Envelope *env, batch_t *b)
+/* Packs the envelope of a source's probe with its next sequence number and queues it for
+ * ingest. The threads share the numbers, so this runs under local_lock: the envelopes reach
+ * ingest's queue in sequence order. 0, or -1 when it could not be packed (or too many
+ * sources). */
+static int send_envelope(syslog_dispatch_t *self, Zflow__Envelope *env, batch_t *b)
 {
-    zflow__envelope__init(env);
-    env->schema_version = CODEC_SCHEMA_VERSION;
-    env->probe_id = b->probe_id;
-    env->run_id = self->run_id;
-    env->seq = ++b->seq;
-    env->send_time_ns = wall_ns();
+    int rc = -1;
+    pthread_mutex_lock(&self->local_lock);
+    source_seq_t *s = NULL;
+    for (int i = 0; i < self->n_seqs && !s; i++)
+        if (strcmp(self->seqs[i].source, b->source) == 0) s = &self->seqs[i];
+    if (!s && self->n_seqs < SEQ_SOURCES) {
+        s = &self->seqs[self->n_seqs++];
+        snprintf(s->source, sizeof s->source, "%s", b->source);
+    }
+    if (s) {
+        env->schema_version = CODEC_SCHEMA_VERSION;
+        env->probe_id = b->probe_id;
+        env->run_id = self->run_id;
+        env->seq = s->seq + 1;
+        env->send_time_ns = wall_ns();
+        size_t len = 0;
+        uint8_t *buf = codec_pack(env, &len);
+        if (buf) {
+            s->seq++;
+            push_local(self, buf, len);
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&self->local_lock);
+    return rc;
 }
 
-static void batch_flush(syslog_dispatch_t *self, batch_t *b)
+static void batch_flush(worker_t *w, batch_t *b)
 {
+    syslog_dispatch_t *self = w->d;
     if (!b || !b->n || !self->cfg.local) goto clear;
-    Zflow__Envelope env;
+    Zflow__Envelope env = ZFLOW__ENVELOPE__INIT;
     Zflow__FlowBatch fb = ZFLOW__FLOW_BATCH__INIT;
-    envelope_init(self, &env, b);
     env.payload_case = ZFLOW__ENVELOPE__PAYLOAD_FLOWS;
     env.flows = &fb;
     fb.n_flows = (size_t)b->n;
     fb.flows = b->ptrs;
-    size_t len = 0;
-    uint8_t *buf = codec_pack(&env, &len);
-    if (buf) {
-        push_local(self, buf, len);
-        bump(&self->flow_batches, 1);
-    } else {
-        bump(&self->flow_errors, (uint64_t)b->n);
-    }
+    if (send_envelope(self, &env, b) == 0)
+        bump(&w->flow_batches, 1);
+    else
+        bump(&w->flow_errors, (uint64_t)b->n);
 clear:
     if (b) {
         for (int i = 0; i < b->n; i++)
@@ -319,21 +602,21 @@ clear:
     }
 }
 
-static void flush_all(syslog_dispatch_t *self, int only_old)
+static void flush_all(worker_t *w, int only_old)
 {
     uint64_t t = wall_ns();
     for (int i = 0; i < BATCH_SOURCES; i++) {
-        batch_t *b = self->batches[i];
-        if (b && b->n && (!only_old || t - b->first_ns >= FLUSH_NS)) batch_flush(self, b);
+        batch_t *b = w->batches[i];
+        if (b && b->n && (!only_old || t - b->first_ns >= FLUSH_NS)) batch_flush(w, b);
     }
 }
 
-static syslog_dispatch_t *api_self(lua_State *L)
+static worker_t *api_self(lua_State *L)
 {
-    syslog_dispatch_t *self = lua_touserdata(L, lua_upvalueindex(1));
-    if (!self)
+    worker_t *w = lua_touserdata(L, lua_upvalueindex(1));
+    if (!w)
         luaL_error(L, "zflow_syslog is only available to syslog scripts of a running collector");
-    return self;
+    return w;
 }
 
 static const char *api_source(lua_State *L)
@@ -422,9 +705,9 @@ static int event_of(const char *s)
  * carry cumulative counters, the last one is event "end". */
 static int api_flow(lua_State *L)
 {
-    syslog_dispatch_t *self = api_self(L);
+    worker_t *w = api_self(L);
     luaL_checktype(L, 1, LUA_TTABLE);
-    batch_t *b = batch_for(self, api_source(L));
+    batch_t *b = batch_for(w, api_source(L));
     if (!b) return luaL_error(L, "too many syslog sources with pending flows");
     flow_buf_t *f = &b->flows[b->n];
     flow_buf_clear(f);
@@ -479,14 +762,14 @@ static int api_flow(lua_State *L)
     if (m->event == ZFLOW__FLOW_EVENT__FLOW_EVENT_END && m->end_reason == 0)
         m->end_reason = ZFLOW__END_REASON__END_REASON_IDLE;
     if (codec_check_flow(m) != CODEC_OK) {
-        bump(&self->flow_errors, 1);
+        bump(&w->flow_errors, 1);
         flow_buf_clear(f);
         return luaL_error(L, "flow rejected: a field is out of range");
     }
     b->ptrs[b->n] = m;
     if (b->n++ == 0) b->first_ns = now;
-    bump(&self->flows, 1);
-    if (b->n == BATCH_FLOWS) batch_flush(self, b);
+    bump(&w->flows, 1);
+    if (b->n == BATCH_FLOWS) batch_flush(w, b);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -495,9 +778,9 @@ static int api_flow(lua_State *L)
  * decode_errors=} -> true: the statistics of the source's interface, as a probe's. */
 static int api_stats(lua_State *L)
 {
-    syslog_dispatch_t *self = api_self(L);
+    worker_t *w = api_self(L);
     luaL_checktype(L, 1, LUA_TTABLE);
-    batch_t *b = batch_for(self, api_source(L));
+    batch_t *b = batch_for(w, api_source(L));
     if (!b) return luaL_error(L, "too many syslog sources");
     Zflow__Stats st = ZFLOW__STATS__INIT;
     st.interface = b->source;
@@ -508,18 +791,13 @@ static int api_stats(lua_State *L)
     st.pcap_ifdrop = (uint64_t)field_int(L, 1, "pcap_ifdrop", 0, LUA_MAXINTEGER);
     st.active_flows = (uint64_t)field_int(L, 1, "active_flows", 0, LUA_MAXINTEGER);
     st.decode_errors = (uint64_t)field_int(L, 1, "decode_errors", 0, LUA_MAXINTEGER);
-    batch_flush(self, b); /* keep the sequence order: flows before the stats */
-    Zflow__Envelope env;
-    envelope_init(self, &env, b);
+    batch_flush(w, b); /* keep the sequence order: flows before the stats */
+    Zflow__Envelope env = ZFLOW__ENVELOPE__INIT;
     env.payload_case = ZFLOW__ENVELOPE__PAYLOAD_STATS;
     env.stats = &st;
-    size_t len = 0;
-    uint8_t *buf = codec_pack(&env, &len);
-    if (buf) {
-        push_local(self, buf, len);
-        bump(&self->stats_messages, 1);
-    }
-    lua_pushboolean(L, buf != NULL);
+    int ok = w->d->cfg.local && send_envelope(w->d, &env, b) == 0;
+    if (ok) bump(&w->stats_messages, 1);
+    lua_pushboolean(L, ok);
     return 1;
 }
 
@@ -528,13 +806,14 @@ static int api_stats(lua_State *L)
  * ID: the alert is stored as a flow alert of that probe's flow. */
 static int api_attach_alert(lua_State *L)
 {
-    syslog_dispatch_t *self = api_self(L);
+    worker_t *w = api_self(L);
+    syslog_dispatch_t *self = w->d;
     const char *cid = luaL_checkstring(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     cid_match_t mt;
     int64_t now_s = (int64_t)(wall_ns() / 1000000000ull);
     if (!self->cfg.cids || !cid_index_find(self->cfg.cids, cid, now_s, &mt)) {
-        bump(&self->attach_misses, 1);
+        bump(&w->attach_misses, 1);
         lua_pushboolean(L, 0);
         return 1;
     }
@@ -562,7 +841,7 @@ static int api_attach_alert(lua_State *L)
     a.kind = ALERT_ONESHOT;
     int ok = self->cfg.alerts && alert_store_submit(self->cfg.alerts, &a) == 0;
     lua_pop(L, 3);
-    if (ok) bump(&self->attached, 1);
+    if (ok) bump(&w->attached, 1);
     lua_pushboolean(L, ok);
     if (ok) {
         lua_pushstring(L, mt.iface->probe_id);
@@ -576,7 +855,7 @@ static int api_attach_alert(lua_State *L)
  * the status as syslog.counters["source/name"]), e.g. "malformed_json". */
 static int api_count(lua_State *L)
 {
-    syslog_dispatch_t *self = api_self(L);
+    syslog_dispatch_t *self = api_self(L)->d;
     const char *name = luaL_checkstring(L, 1);
     lua_Integer n = luaL_optinteger(L, 2, 1);
     char key[SOURCE_MAX + 48];
@@ -599,6 +878,23 @@ static int api_count(lua_State *L)
     return 0;
 }
 
+/* zflow_syslog.eve_time(s) -> the seconds since the epoch of a timestamp in Suricata Eve's
+ * fixed layout ("2011-08-12T14:53:47.928539+0200": a float with a fraction, else an integer),
+ * or nil for any other text (see syslog_eve_time()). */
+static int api_eve_time(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    syslog_eve_time_t t;
+    if (syslog_eve_time(s, len, &t) != 0)
+        lua_pushnil(L);
+    else if (t.is_float)
+        lua_pushnumber(L, t.value);
+    else
+        lua_pushinteger(L, t.secs);
+    return 1;
+}
+
 /* zflow_syslog.source() -> the running script's source name. */
 static int api_source_fn(lua_State *L)
 {
@@ -607,50 +903,80 @@ static int api_source_fn(lua_State *L)
 }
 
 static const luaL_Reg syslog_api[] = {
-    {"flow", api_flow},        {"stats", api_stats}, {"attach_alert", api_attach_alert},
-    {"source", api_source_fn}, {"count", api_count}, {NULL, NULL},
+    {"flow", api_flow},
+    {"stats", api_stats},
+    {"attach_alert", api_attach_alert},
+    {"source", api_source_fn},
+    {"count", api_count},
+    {"eve_time", api_eve_time},
+    {NULL, NULL},
 };
 
-/* package.preload["zflow_syslog"]: the table above, each function with the dispatcher as
- * upvalue. */
+/* package.preload["zflow_syslog"]: the table above, each function with the dispatcher thread
+ * of the state as upvalue. */
 int syslog_dispatch_lua_open(void *state)
 {
     lua_State *L = state;
-    void *self = lua_touserdata(L, lua_upvalueindex(1));
+    void *w = lua_touserdata(L, lua_upvalueindex(1));
     luaL_newlibtable(L, syslog_api);
-    lua_pushlightuserdata(L, self);
+    lua_pushlightuserdata(L, w);
     luaL_setfuncs(L, syslog_api, 1);
     return 1;
 }
 
 /* ---- the script call ---- */
 
-/* handleEvent(message, host, priority, header, config) */
+/* How many of handleEvent's arguments the function can see: its declared parameters (all
+ * five for a vararg one). The engine's trampoline has the function at stack index 1, below
+ * the configuration (call->config_index); anything else gets every argument. The engine keeps
+ * its hook functions referenced as long as it lives, so an address names one function. */
+static int wanted_args(worker_t *w, lua_State *L, const script_call_t *call)
+{
+    if (call->config_index != 2 || lua_type(L, 1) != LUA_TFUNCTION) return 5;
+    const void *fn = lua_topointer(L, 1);
+    if (fn != w->fn_seen) {
+        lua_Debug ar;
+        lua_pushvalue(L, 1);
+        lua_getinfo(L, ">u", &ar);
+        w->fn_seen = fn;
+        w->fn_params = ar.isvararg ? 5 : ar.nparams;
+    }
+    return w->fn_params;
+}
+
+/* handleEvent(message, host, priority, header, config). Only the arguments the function
+ * declares are pushed: building the header table for a function that cannot see it (the
+ * documented handleEvent(message)) is pure cost at 100k messages/s. */
 static int push_event(void *ctx, void *state, const script_call_t *call)
 {
-    const item_t *it = ctx;
+    worker_t *w = ctx;
+    const msg_view_t *m = w->cur;
+    const item_t *it = m->it;
     lua_State *L = state;
-    lua_pushlstring(L, it->body, it->len);
-    lua_pushstring(L, it->host);
+    int n = wanted_args(w, L, call);
+    lua_pushlstring(L, m->body, it->body_len);
+    if (n < 2) return 1;
+    lua_pushlstring(L, m->s[S_HOST], it->len[S_HOST]);
     lua_pushinteger(L, it->pri);
+    if (n < 4) return 3;
     lua_createtable(L, 0, 10);
     lua_pushinteger(L, it->facility);
     lua_setfield(L, -2, "facility");
     lua_pushinteger(L, it->severity);
     lua_setfield(L, -2, "severity");
-    lua_pushstring(L, it->host);
+    lua_pushlstring(L, m->s[S_HOST], it->len[S_HOST]);
     lua_setfield(L, -2, "hostname");
-    lua_pushstring(L, it->app);
+    lua_pushlstring(L, m->s[S_APP], it->len[S_APP]);
     lua_setfield(L, -2, "app_name");
-    lua_pushstring(L, it->procid);
+    lua_pushlstring(L, m->s[S_PROCID], it->len[S_PROCID]);
     lua_setfield(L, -2, "procid");
-    lua_pushstring(L, it->msgid);
+    lua_pushlstring(L, m->s[S_MSGID], it->len[S_MSGID]);
     lua_setfield(L, -2, "msgid");
-    lua_pushstring(L, it->timestamp);
+    lua_pushlstring(L, m->s[S_TIMESTAMP], it->len[S_TIMESTAMP]);
     lua_setfield(L, -2, "timestamp");
     lua_pushinteger(L, it->ts_s);
     lua_setfield(L, -2, "time");
-    lua_pushstring(L, it->from);
+    lua_pushlstring(L, m->s[S_FROM], it->len[S_FROM]);
     lua_setfield(L, -2, "from");
     lua_pushstring(L, it->format == SYSLOG_FMT_RFC5424   ? "rfc5424"
                       : it->format == SYSLOG_FMT_RFC3164 ? "rfc3164"
@@ -661,48 +987,103 @@ static int push_event(void *ctx, void *state, const script_call_t *call)
     return 5;
 }
 
-static void handle(syslog_dispatch_t *self, item_t *it)
+/* The counter slot of a message's source: messages of one source come in runs, so the last
+ * one is remembered. */
+static int worker_slot(worker_t *w, const char *source)
 {
-    if (!script_engine_has_script(self->engine, SUBDIR_SYSLOG, it->source)) {
-        bump(&self->no_script, 1);
-        count_source(self, it->source, 1);
-        return;
+    if (w->last_slot < 0 || strcmp(w->last_source, source) != 0) {
+        w->last_slot = source_slot(w->d, source);
+        snprintf(w->last_source, sizeof w->last_source, "%s", source);
     }
-    count_source(self, it->source, 0);
-    self->cur = it;
-    script_engine_run_script_hook(self->engine, SUBDIR_SYSLOG, it->source, "handleEvent", NULL,
-                                  (int64_t)(wall_ns() / 1000000000ull), push_event, it);
-    self->cur = NULL;
-    uint64_t calls = 0, errors = 0;
-    script_engine_totals(self->engine, &calls, &errors);
-    atomic_store_explicit(&self->calls, calls, memory_order_relaxed);
-    atomic_store_explicit(&self->errors, errors, memory_order_relaxed);
-    bump(&self->dispatched, 1);
+    return w->last_slot;
 }
 
-static void *dispatch_main(void *arg)
+static void handle(worker_t *w, const item_t *it)
 {
-    syslog_dispatch_t *self = arg;
+    msg_view_t m = {.it = it};
+    const char *p = it->text;
+    for (int k = 0; k < S_COUNT; k++) {
+        m.s[k] = p;
+        p += it->len[k] + 1u;
+    }
+    m.body = p;
+    const char *source = m.s[S_SOURCE];
+    w->cur = &m;
+    int calls = script_engine_run_script_hook(w->engine, SUBDIR_SYSLOG, source, "handleEvent", NULL,
+                                              (int64_t)(wall_ns() / 1000000000ull), push_event, w);
+    w->cur = NULL;
+    int slot = worker_slot(w, source);
+    if (calls <= 0) { /* no runnable script for the source */
+        bump(&w->no_script, 1);
+        bump(&w->counts.no_script[slot], 1);
+        return;
+    }
+    bump(&w->counts.messages[slot], 1);
+    uint64_t ncalls = 0, errors = 0;
+    script_engine_totals(w->engine, &ncalls, &errors);
+    atomic_store_explicit(&w->calls, ncalls, memory_order_relaxed);
+    atomic_store_explicit(&w->errors, errors, memory_order_relaxed);
+    bump(&w->dispatched, 1);
+}
+
+/* Copies the state's script counters for syslog_dispatch_list_scripts(). */
+static void publish_list(worker_t *w)
+{
+    int n = w->engine ? script_engine_list(w->engine, w->list_tmp, LIST_MAX) : 0;
+    if (n > LIST_MAX) n = LIST_MAX;
+    pthread_mutex_lock(&w->list_lock);
+    memcpy(w->list, w->list_tmp, (size_t)n * sizeof *w->list);
+    w->list_n = n;
+    pthread_mutex_unlock(&w->list_lock);
+}
+
+/* A thread that has nothing to do hands on its pending chunk itself, so messages delivered
+ * without a flush (none should be) wait at most one idle round. */
+static void idle_flush(worker_t *w)
+{
+    syslog_dispatch_t *self = w->d;
+    if (pthread_mutex_trylock(&self->in_lock) != 0) return;
+    hand_on(self, w->index);
+    pthread_mutex_unlock(&self->in_lock);
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    syslog_dispatch_t *self = w->d;
     for (;;) {
-        item_t *it = queue_pop(self->in, 50);
-        if (it) {
-            if (it->sync_seq) {
-                flush_all(self, 0);
-                pthread_mutex_lock(&self->sync_lock);
-                if (it->sync_seq > self->sync_done) self->sync_done = it->sync_seq;
-                pthread_cond_broadcast(&self->sync_cond);
-                pthread_mutex_unlock(&self->sync_lock);
-            } else {
-                handle(self, it);
+        chunk_t *c = queue_pop(w->in, 50);
+        if (c && c->sync_seq) {
+            flush_all(w, 0);
+            pthread_mutex_lock(&self->sync_lock);
+            if (c->sync_seq > w->sync_done) w->sync_done = c->sync_seq;
+            pthread_cond_broadcast(&self->sync_cond);
+            pthread_mutex_unlock(&self->sync_lock);
+        } else if (c) {
+            const char *p = (const char *)c->data, *end = p + c->used;
+            while (p < end) {
+                const item_t *it = (const item_t *)p;
+                handle(w, it);
+                p += it->size;
             }
-            free(it);
+            atomic_fetch_sub_explicit(&w->queued, c->n, memory_order_relaxed);
         } else if (atomic_load(&self->stop)) {
             break;
+        } else {
+            idle_flush(w);
         }
-        flush_all(self, 1);
+        chunk_done(self, c);
+        flush_all(w, 1);
+        uint64_t t = wall_ns();
+        if (t - w->list_at_ns >= LIST_EVERY_NS) {
+            w->list_at_ns = t;
+            publish_list(w);
+        }
     }
-    flush_all(self, 0);
-    script_engine_destroy(&self->engine); /* teardown() */
+    flush_all(w, 0);
+    publish_list(w);
+    script_engine_destroy(&w->engine); /* teardown() */
+    flush_all(w, 0);                   /* what teardown() made */
     return NULL;
 }
 
@@ -731,6 +1112,62 @@ static int host_is_engaged(void *ctx, const char *entity, const char *value, con
                             : 0;
 }
 
+static void worker_destroy(worker_t **pw)
+{
+    worker_t *w = *pw;
+    if (!w) return;
+    script_engine_destroy(&w->engine);
+    chunk_t *c;
+    while (w->in && (c = queue_pop(w->in, 0)))
+        free(c);
+    queue_destroy(&w->in);
+    for (int i = 0; i < BATCH_SOURCES; i++) {
+        if (w->batches[i])
+            for (int j = 0; j < BATCH_FLOWS; j++)
+                flow_buf_clear(&w->batches[i]->flows[j]);
+        free(w->batches[i]);
+    }
+    free(w->list);
+    free(w->list_tmp);
+    pthread_mutex_destroy(&w->list_lock);
+    free(w);
+    *pw = NULL;
+}
+
+/* A thread's queue, Lua state (setup() runs here) and buffers; the thread starts later. */
+static worker_t *worker_new(syslog_dispatch_t *self, int index, char *err, size_t errlen)
+{
+    worker_t *w = calloc(1, sizeof *w);
+    if (!w) goto oom;
+    w->d = self;
+    w->index = index;
+    w->last_slot = -1;
+    pthread_mutex_init(&w->list_lock, NULL);
+    /* a chunk holds at least one message: cap chunks, and room for sync markers */
+    w->in = queue_new(self->queue_cap + 64);
+    w->list = calloc(LIST_MAX, sizeof *w->list);
+    w->list_tmp = calloc(LIST_MAX, sizeof *w->list_tmp);
+    if (!w->in || !w->list || !w->list_tmp) goto oom;
+    engine_config_t ec = self->cfg.engine;
+    ec.subdir_mask = 1u << SUBDIR_SYSLOG;
+    ec.host.ctx = self;
+    ec.host.store_alert = host_store_alert;
+    ec.host.release_alert = host_release_alert;
+    ec.host.is_engaged = host_is_engaged;
+    ec.preload_name = "zflow_syslog";
+    ec.preload_open = syslog_dispatch_lua_open;
+    ec.preload_ctx = w;
+    w->engine = script_engine_new(&ec, err, errlen);
+    if (!w->engine) goto fail;
+    publish_list(w);
+    return w;
+oom:
+    snprintf(err, errlen, "out of memory");
+fail:
+    if (w) worker_destroy(&w);
+    return NULL;
+}
+
 syslog_dispatch_t *syslog_dispatch_new(const syslog_dispatch_config_t *cfg, char *err,
                                        size_t errlen)
 {
@@ -740,9 +1177,18 @@ syslog_dispatch_t *syslog_dispatch_new(const syslog_dispatch_config_t *cfg, char
         return NULL;
     }
     self->cfg = *cfg;
+    self->n_workers = cfg->workers > 0 ? cfg->workers : 1;
+    self->queue_cap = cfg->queue_cap ? cfg->queue_cap : 65536;
+    pthread_mutex_init(&self->in_lock, NULL);
+    pthread_mutex_init(&self->spare_lock, NULL);
     pthread_mutex_init(&self->src_lock, NULL);
+    pthread_mutex_init(&self->local_lock, NULL);
     pthread_mutex_init(&self->sync_lock, NULL);
     pthread_cond_init(&self->sync_cond, NULL);
+    if (self->n_workers > SYSLOG_WORKERS_MAX) {
+        snprintf(err, errlen, "at most %d syslog threads", SYSLOG_WORKERS_MAX);
+        goto fail;
+    }
     for (int i = 0; i < cfg->n_map; i++) {
         const char *eq = strchr(cfg->map[i], '=');
         if (!eq || eq == cfg->map[i] || !eq[1]) {
@@ -756,25 +1202,31 @@ syslog_dispatch_t *syslog_dispatch_new(const syslog_dispatch_config_t *cfg, char
     }
     if (getrandom(&self->run_id, sizeof self->run_id, 0) != sizeof self->run_id)
         self->run_id = wall_ns();
-    self->in = queue_new(cfg->queue_cap ? cfg->queue_cap : 65536);
-    if (!self->in) goto oom;
-    engine_config_t ec = cfg->engine;
-    ec.subdir_mask = 1u << SUBDIR_SYSLOG;
-    ec.host.ctx = self;
-    ec.host.store_alert = host_store_alert;
-    ec.host.release_alert = host_release_alert;
-    ec.host.is_engaged = host_is_engaged;
-    ec.preload_name = "zflow_syslog";
-    ec.preload_open = syslog_dispatch_lua_open;
-    ec.preload_ctx = self;
-    self->engine = script_engine_new(&ec, err, errlen);
-    if (!self->engine) goto fail;
-    if (pthread_create(&self->thread, NULL, dispatch_main, self) != 0) {
-        snprintf(err, errlen, "cannot start the syslog thread");
-        goto fail;
+    for (int i = 0; i < self->n_workers; i++) {
+        char werr[256];
+        self->workers[i] = worker_new(self, i, werr, sizeof werr);
+        if (!self->workers[i]) {
+            snprintf(err, errlen, "%s", werr);
+            goto fail;
+        }
     }
-    self->started = 1;
-    pthread_setname_np(self->thread, "syslog-dispatch"); /* best effort: top -H, perf */
+    /* the threads take no signals: they go to the threads that handle them */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    for (int i = 0; i < self->n_workers; i++) {
+        worker_t *w = self->workers[i];
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            snprintf(err, errlen, "cannot start the syslog threads");
+            goto fail;
+        }
+        w->started = 1;
+        char name[32]; /* at most 15 bytes are taken: "syslog-disp-15" fits */
+        snprintf(name, sizeof name, "syslog-disp-%d", i);
+        pthread_setname_np(w->thread, name); /* best effort: top -H, perf */
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return self;
 oom:
     snprintf(err, errlen, "out of memory");
@@ -787,27 +1239,30 @@ void syslog_dispatch_destroy(syslog_dispatch_t **pself)
 {
     if (!pself || !*pself) return;
     syslog_dispatch_t *self = *pself;
-    if (self->started) {
-        /* 2: ingest may no longer be draining; flows still pending are dropped, not waited on */
-        atomic_store(&self->stop, 2);
-        pthread_join(self->thread, NULL);
-    }
-    script_engine_destroy(&self->engine);
-    item_t *it;
-    while (self->in && (it = queue_pop(self->in, 0)))
-        free(it);
-    queue_destroy(&self->in);
-    for (int i = 0; i < BATCH_SOURCES; i++) {
-        if (self->batches[i])
-            for (int j = 0; j < BATCH_FLOWS; j++)
-                flow_buf_clear(&self->batches[i]->flows[j]);
-        free(self->batches[i]);
-    }
+    /* what the listener delivered last is handled too */
+    int started = 0;
+    for (int i = 0; i < self->n_workers; i++)
+        started += self->workers[i] && self->workers[i]->started;
+    if (started == self->n_workers) syslog_dispatch_flush(self);
+    /* 2: ingest may no longer be draining; flows still pending are dropped, not waited on */
+    atomic_store(&self->stop, 2);
+    for (int i = 0; i < self->n_workers; i++)
+        if (self->workers[i] && self->workers[i]->started)
+            pthread_join(self->workers[i]->thread, NULL);
+    for (int i = 0; i < self->n_workers; i++)
+        worker_destroy(&self->workers[i]);
+    for (int i = 0; i < SYSLOG_WORKERS_MAX; i++)
+        free(self->pend[i]);
+    for (int i = 0; i < self->n_spares; i++)
+        free(self->spares[i]);
     for (int i = 0; i < SYSLOG_MAP_MAX; i++) {
         free(self->map_sender[i]);
         free(self->map_script[i]);
     }
+    pthread_mutex_destroy(&self->in_lock);
+    pthread_mutex_destroy(&self->spare_lock);
     pthread_mutex_destroy(&self->src_lock);
+    pthread_mutex_destroy(&self->local_lock);
     pthread_mutex_destroy(&self->sync_lock);
     pthread_cond_destroy(&self->sync_cond);
     free(self);
@@ -816,19 +1271,23 @@ void syslog_dispatch_destroy(syslog_dispatch_t **pself)
 
 int syslog_dispatch_sync(syslog_dispatch_t *self, int timeout_ms)
 {
-    item_t *marker = calloc(1, sizeof *marker);
-    if (!marker) return -1;
+    syslog_dispatch_flush(self);
     pthread_mutex_lock(&self->sync_lock);
-    uint64_t want = marker->sync_seq = ++self->sync_asked;
+    uint64_t want = ++self->sync_asked;
     pthread_mutex_unlock(&self->sync_lock);
     struct timespec ms = {0, 1000000};
     int waited = 0;
-    while (queue_push(self->in, marker) != 0) {
-        if (waited++ >= timeout_ms) {
-            free(marker);
-            return -1;
+    for (int i = 0; i < self->n_workers; i++) {
+        chunk_t *marker = calloc(1, sizeof *marker);
+        if (!marker) return -1;
+        marker->sync_seq = want;
+        while (queue_push(self->workers[i]->in, marker) != 0) {
+            if (waited++ >= timeout_ms) {
+                free(marker);
+                return -1;
+            }
+            nanosleep(&ms, NULL);
         }
-        nanosleep(&ms, NULL);
     }
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
@@ -838,13 +1297,48 @@ int syslog_dispatch_sync(syslog_dispatch_t *self, int timeout_ms)
         dl.tv_sec++;
         dl.tv_nsec -= 1000000000L;
     }
-    int rc = 0;
+    int rc = 0, done = 0;
     pthread_mutex_lock(&self->sync_lock);
-    while (self->sync_done < want && rc == 0)
+    for (;;) {
+        done = 1;
+        for (int i = 0; i < self->n_workers; i++)
+            done &= self->workers[i]->sync_done >= want;
+        if (done || rc != 0) break;
         rc = pthread_cond_timedwait(&self->sync_cond, &self->sync_lock, &dl);
-    int ok = self->sync_done >= want;
+    }
     pthread_mutex_unlock(&self->sync_lock);
-    return ok ? 0 : -1;
+    return done ? 0 : -1;
+}
+
+void syslog_dispatch_set_listener(syslog_dispatch_t *self, syslog_listener_t *listener)
+{
+    atomic_store(&self->listener, listener);
+}
+
+int syslog_dispatch_list_scripts(syslog_dispatch_t *self, script_info_t *out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < self->n_workers; i++) {
+        worker_t *w = self->workers[i];
+        pthread_mutex_lock(&w->list_lock);
+        for (int k = 0; k < w->list_n; k++) {
+            const script_info_t *s = &w->list[k];
+            int j = 0;
+            while (j < n &&
+                   (strcmp(out[j].subdir, s->subdir) != 0 || strcmp(out[j].key, s->key) != 0))
+                j++;
+            if (j == n) {
+                if (n == max) continue;
+                out[n++] = *s;
+            } else {
+                out[j].calls += s->calls;
+                out[j].errors += s->errors;
+                out[j].seconds += s->seconds;
+            }
+        }
+        pthread_mutex_unlock(&w->list_lock);
+    }
+    return n;
 }
 
 void syslog_dispatch_get_stats(syslog_dispatch_t *self, syslog_dispatch_stats_t *o)
@@ -853,37 +1347,66 @@ void syslog_dispatch_get_stats(syslog_dispatch_t *self, syslog_dispatch_stats_t 
     o->received = get(&self->received);
     o->malformed = get(&self->malformed);
     o->queue_full = get(&self->queue_full);
-    o->dispatched = get(&self->dispatched);
-    o->no_script = get(&self->no_script);
-    o->flows = get(&self->flows);
-    o->flow_batches = get(&self->flow_batches);
-    o->flow_errors = get(&self->flow_errors);
-    o->stats_messages = get(&self->stats_messages);
-    o->attached = get(&self->attached);
-    o->attach_misses = get(&self->attach_misses);
-    o->calls = get(&self->calls);
-    o->errors = get(&self->errors);
+    for (int i = 0; i < self->n_workers; i++) {
+        worker_t *w = self->workers[i];
+        o->dispatched += get(&w->dispatched);
+        o->no_script += get(&w->no_script);
+        o->flows += get(&w->flows);
+        o->flow_batches += get(&w->flow_batches);
+        o->flow_errors += get(&w->flow_errors);
+        o->stats_messages += get(&w->stats_messages);
+        o->attached += get(&w->attached);
+        o->attach_misses += get(&w->attach_misses);
+        o->calls += get(&w->calls);
+        o->errors += get(&w->errors);
+    }
+}
+
+static void print_listener(syslog_listener_t *l, FILE *out)
+{
+    syslog_listener_stats_t s;
+    syslog_listener_get_stats(l, &s);
+    fprintf(out,
+            ",\"listener\":{\"udp_messages\":%" PRIu64 ",\"tcp_messages\":%" PRIu64
+            ",\"bytes\":%" PRIu64 ",\"parsed\":%" PRIu64 ",\"malformed\":%" PRIu64
+            ",\"oversized\":%" PRIu64 ",\"truncated_udp\":%" PRIu64 ",\"tcp_clients\":%" PRIu64
+            ",\"tcp_accepted\":%" PRIu64 ",\"tcp_refused\":%" PRIu64 ",\"tcp_idle_closed\":%" PRIu64
+            ",\"tcp_partial_at_close\":%" PRIu64 ",\"bad_octet_count\":%" PRIu64
+            ",\"udp_kernel_drops\":%" PRIu64 "}",
+            s.udp_messages, s.tcp_messages, s.bytes, s.parsed, s.malformed, s.oversized,
+            s.truncated_udp, s.tcp_clients, s.tcp_accepted, s.tcp_refused, s.tcp_idle_closed,
+            s.tcp_partial_at_close, s.bad_octet_count, s.udp_kernel_drops);
 }
 
 void syslog_dispatch_print_status(syslog_dispatch_t *self, FILE *out)
 {
     syslog_dispatch_stats_t s;
     syslog_dispatch_get_stats(self, &s);
+    uint64_t queued = 0;
+    for (int i = 0; i < self->n_workers; i++)
+        queued += atomic_load_explicit(&self->workers[i]->queued, memory_order_relaxed);
     fprintf(out,
             "\"syslog\":{\"received\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"queue_full\":%" PRIu64
             ",\"dispatched\":%" PRIu64 ",\"no_script\":%" PRIu64 ",\"flows\":%" PRIu64
             ",\"flow_errors\":%" PRIu64 ",\"stats_messages\":%" PRIu64 ",\"attached\":%" PRIu64
             ",\"attach_misses\":%" PRIu64 ",\"calls\":%" PRIu64 ",\"errors\":%" PRIu64
-            ",\"sources\":{",
+            ",\"threads\":%d,\"queued\":%" PRIu64 ",\"sources\":{",
             s.received, s.malformed, s.queue_full, s.dispatched, s.no_script, s.flows,
-            s.flow_errors, s.stats_messages, s.attached, s.attach_misses, s.calls, s.errors);
+            s.flow_errors, s.stats_messages, s.attached, s.attach_misses, s.calls, s.errors,
+            self->n_workers, queued);
     pthread_mutex_lock(&self->src_lock);
-    int n = self->n_sources + (self->sources[SOURCES_TRACKED].name[0] ? 1 : 0);
-    for (int i = 0, k = 0; i <= SOURCES_TRACKED && k < n; i++) {
-        const source_count_t *c = &self->sources[i];
-        if (!c->name[0]) continue;
+    int n = atomic_load_explicit(&self->n_sources, memory_order_relaxed), k = 0;
+    for (int i = 0; i <= SOURCES_TRACKED; i++) {
+        if (i == n && i < SOURCES_TRACKED) i = SOURCES_TRACKED;
+        if (!self->sources[i][0]) continue;
+        uint64_t messages = get(&self->counts.messages[i]);
+        uint64_t no_script = get(&self->counts.no_script[i]);
+        for (int w = 0; w < self->n_workers; w++) {
+            messages += get(&self->workers[w]->counts.messages[i]);
+            no_script += get(&self->workers[w]->counts.no_script[i]);
+        }
         fprintf(out, "%s\"%s\":{\"messages\":%" PRIu64 ",\"no_script\":%" PRIu64 "}", k ? "," : "",
-                c->name, c->messages, c->no_script);
+                self->sources[i], messages, no_script);
         k++;
     }
     fprintf(out, "},\"counters\":{");
@@ -892,5 +1415,15 @@ void syslog_dispatch_print_status(syslog_dispatch_t *self, FILE *out)
                 self->counters[i].value);
     fprintf(out, "},\"counters_full\":%" PRIu64, self->counters_full);
     pthread_mutex_unlock(&self->src_lock);
+    fprintf(out, ",\"per_thread\":[");
+    for (int i = 0; i < self->n_workers; i++) {
+        worker_t *w = self->workers[i];
+        fprintf(out, "%s{\"dispatched\":%" PRIu64 ",\"no_script\":%" PRIu64 ",\"queued\":%zu}",
+                i ? "," : "", get(&w->dispatched), get(&w->no_script),
+                atomic_load_explicit(&w->queued, memory_order_relaxed));
+    }
+    fprintf(out, "]");
+    syslog_listener_t *l = atomic_load(&self->listener);
+    if (l) print_listener(l, out);
     fprintf(out, "}");
 }

@@ -67,6 +67,7 @@ struct syslog_listener {
     int max_clients;
     int64_t idle_ms;
     syslog_deliver_fn deliver;
+    syslog_flush_fn flush;
     void *ctx;
 
     endpoint_t ep[SYSLOG_LISTENER_MAX_ENDPOINTS];
@@ -413,6 +414,7 @@ static void *listener_run(void *arg)
                 on_client(self, &self->clients[idx], now_ms);
             }
         }
+        if (n > 0 && self->flush) self->flush(self->ctx);
         if (now_ms >= next_check) {
             close_idle_clients(self, now_ms);
             next_check = now_ms + check_every;
@@ -457,6 +459,7 @@ syslog_listener_t *syslog_listener_new(const syslog_listener_config_t *cfg, char
     self->max_clients = cfg->max_clients ? cfg->max_clients : DEFAULT_MAX_CLIENTS;
     self->idle_ms = (int64_t)(cfg->idle_timeout_s ? cfg->idle_timeout_s : DEFAULT_IDLE_S) * 1000;
     self->deliver = cfg->deliver;
+    self->flush = cfg->flush;
     self->ctx = cfg->ctx;
     self->now_s = (int64_t)time(NULL);
     for (i = 0; i < SYSLOG_LISTENER_MAX_ENDPOINTS; i++)

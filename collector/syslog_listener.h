@@ -19,6 +19,10 @@ typedef struct syslog_listener syslog_listener_t;
 typedef void (*syslog_deliver_fn)(void *ctx, const char *raw, size_t len, const syslog_msg_t *msg,
                                   const struct sockaddr_storage *from, int is_tcp);
 
+/* Called on the listener thread after each round of reads (one wake-up of its loop): the
+ * messages delivered since the previous call may now be handed on together. */
+typedef void (*syslog_flush_fn)(void *ctx);
+
 typedef struct syslog_listener_config {
     /* "udp://HOST:PORT", "tcp://HOST:PORT", "tcp://[::]:PORT" (HOST: a literal or a name) */
     const char *endpoints[SYSLOG_LISTENER_MAX_ENDPOINTS];
@@ -30,6 +34,7 @@ typedef struct syslog_listener_config {
     int max_clients;    /* 0 = default 1024; beyond: accepted and closed at once (tcp_refused) */
     int idle_timeout_s; /* 0 = default 300: TCP clients silent that long are closed */
     syslog_deliver_fn deliver;
+    syslog_flush_fn flush; /* optional */
     void *ctx;
 } syslog_listener_config_t;
 

@@ -433,6 +433,63 @@ static int parse_version(text_t *t)
     return 0;
 }
 
+int syslog_eve_time(const char *s, size_t len, syslog_eve_time_t *out)
+{
+    static const double pow10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    int y, mo, d, h, mi, sec;
+    size_t p = 19, k = 0;
+    int64_t frac = 0;
+
+    /* "YYYY-MM-DDTHH:MM:SS", not followed by a digit */
+    if (!s || !out || len < 19 || digits_n(s, 4, &y) || s[4] != '-' || digits_n(s + 5, 2, &mo) ||
+        s[7] != '-' || digits_n(s + 8, 2, &d) || s[10] != 'T' || digits_n(s + 11, 2, &h) ||
+        s[13] != ':' || digits_n(s + 14, 2, &mi) || s[16] != ':' || digits_n(s + 17, 2, &sec) ||
+        (len > 19 && is_digit((unsigned char)s[19])))
+        return -1;
+    /* no calendar check, and suricata.lua's days_from_civil arithmetic to the letter: the
+     * general parser takes "2011-45-99T99:99:99" arithmetically too */
+    int64_t yy = y - (mo <= 2);
+    int64_t era = (yy >= 0 ? yy : yy - 399) / 400, yoe = yy - era * 400;
+    int64_t doy = (153 * ((mo + 9) % 12) + 2) / 5 + d - 1;
+    int64_t days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+    int64_t t = days * 86400 + h * 3600 + mi * 60 + sec;
+    if (p < len && s[p] == '.') {
+        p++;
+        while (p + k < len && is_digit((unsigned char)s[p + k]))
+            k++;
+        if (k > 15) return -1; /* past what v / 10^k reproduces exactly: the general form */
+        for (size_t i = 0; i < k; i++)
+            frac = frac * 10 + (s[p + i] - '0');
+        p += k;
+    }
+    /* the zone: exactly "+HHMM" or "+HH:MM" after the fraction */
+    int64_t off = -1;
+    const char *z = s + p;
+    size_t zl = len - p;
+    if (zl >= 3 && (z[0] == '+' || z[0] == '-') && is_digit((unsigned char)z[1]) &&
+        is_digit((unsigned char)z[2])) {
+        if (zl == 5 && is_digit((unsigned char)z[3]) && is_digit((unsigned char)z[4]))
+            off =
+                (z[1] - '0') * 36000 + (z[2] - '0') * 3600 + (z[3] - '0') * 600 + (z[4] - '0') * 60;
+        else if (zl == 6 && z[3] == ':' && is_digit((unsigned char)z[4]) &&
+                 is_digit((unsigned char)z[5]))
+            off =
+                (z[1] - '0') * 36000 + (z[2] - '0') * 3600 + (z[4] - '0') * 600 + (z[5] - '0') * 60;
+    }
+    out->is_float = k > 0;
+    out->secs = t;
+    out->value = 0;
+    if (out->is_float) {
+        /* frac < 10^15 < 2^53 and 10^k are exact doubles: one correctly rounded division */
+        double v = (double)t + (double)frac / pow10[k];
+        if (off >= 0) v = z[0] == '+' ? v - (double)off : v + (double)off;
+        out->value = v;
+    }
+    if (off >= 0) out->secs = z[0] == '+' ? t - off : t + off;
+    return 0;
+}
+
 /* Skips JSON whitespace. */
 static const char *json_ws(const char *p, const char *end)
 {

@@ -38,6 +38,21 @@ int syslog_parse(const char *buf, size_t len, syslog_msg_t *out);
  * pick the year of an RFC 3164 timestamp. */
 int syslog_parse_at(const char *buf, size_t len, int64_t now_s, syslog_msg_t *out);
 
+/* A Suricata Eve timestamp read by syslog_eve_time(). */
+typedef struct syslog_eve_time {
+    int64_t secs; /* whole seconds since the epoch, UTC */
+    int is_float; /* 1: a fraction was given; value holds secs + fraction */
+    double value; /* valid when is_float */
+} syslog_eve_time_t;
+
+/* Reads a timestamp in the fixed layout Suricata writes in Eve: "YYYY-MM-DDTHH:MM:SS", an
+ * optional ".FRACTION" and a zone "+HHMM", "+HH:MM" (or "-") ending the text; any other
+ * ending ("Z", none, anything) is UTC. The value is computed exactly as suricata.lua's
+ * general parser does: integer seconds (the zone's offset applied to them), or, with a
+ * fraction, the double (double)secs + 0.FRACTION (correctly rounded) minus the offset. Returns
+ * 0, or -1 when s[0..len) has another layout (a digit after the seconds included). */
+int syslog_eve_time(const char *s, size_t len, syslog_eve_time_t *out);
+
 /* Returns 1 when buf[0..len) is exactly one valid JSON value (surrounding whitespace allowed,
  * nesting at most 64 deep), else 0. */
 int syslog_json_valid(const char *buf, size_t len);

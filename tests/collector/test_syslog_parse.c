@@ -614,6 +614,49 @@ static void test_rfc5424(void)
 
 /* ---- JSON and garbage ---- */
 
+/* syslog_eve_time(): Suricata's layout, the values suricata.lua's general parser gives
+ * (integers without a fraction, the correctly rounded double with one), -1 for the rest. */
+static void test_eve_time(void)
+{
+    static const struct {
+        const char *s;
+        int ok, is_float;
+        long long secs;
+        double value;
+    } cases[] = {
+        {"2011-08-12T14:52:57.716360+0200", 1, 1, 1313153577, 1313153577.71636},
+        {"2011-08-12T14:52:57.716360+02:00", 1, 1, 1313153577, 1313153577.71636},
+        {"2011-08-12T14:52:57.716360-0130", 1, 1, 1313166177, 1313166177.71636},
+        {"2011-08-12T12:52:57Z", 1, 0, 1313153577, 0},
+        {"2011-08-12T12:52:57", 1, 0, 1313153577, 0},
+        {"2011-08-12T14:52:57+0200", 1, 0, 1313153577, 0},
+        {"2011-08-12T12:52:57.+0000", 1, 0, 1313153577, 0},              /* "." without digits */
+        {"2011-08-12T12:52:57.5 +0200", 1, 1, 1313153577, 1313153577.5}, /* no zone: UTC */
+        {"2011-08-12T12:52:57+02", 1, 0, 1313153577, 0},                 /* not a zone: UTC */
+        {"1969-12-31T23:59:59.25", 1, 1, -1, -0.75},
+        {"2011-08-12T12:52:571", 0, 0, 0, 0}, /* seconds of 3 digits */
+        {"2011-8-12T12:52:57", 0, 0, 0, 0},   /* not fixed width */
+        {"2011-08-12 12:52:57", 0, 0, 0, 0},
+        {"2011-08-12T12:52:5", 0, 0, 0, 0},
+        {"2011-08-12T12:52:57.1234567890123456", 0, 0, 0, 0}, /* 16 digits: the general form */
+        {"", 0, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        syslog_eve_time_t t;
+        int rc = syslog_eve_time(cases[i].s, strlen(cases[i].s), &t);
+        CHECK_EQ(rc, cases[i].ok ? 0 : -1);
+        if (rc != 0 || !cases[i].ok) continue;
+        CHECK_EQ(t.is_float, cases[i].is_float);
+        CHECK_EQ(t.secs, cases[i].secs);
+        if (cases[i].is_float) CHECK(t.value == cases[i].value);
+    }
+    /* bounded: the text is not NUL-terminated where the length ends */
+    syslog_eve_time_t t;
+    CHECK_EQ(syslog_eve_time("2011-08-12T12:52:57.5+0200", 19, &t), 0);
+    CHECK_EQ(t.is_float, 0);
+    CHECK_EQ(t.secs, 1313153577);
+}
+
 static void test_json_and_garbage(void)
 {
     syslog_msg_t m;
@@ -818,6 +861,7 @@ int main(void)
     test_rfc3164();
     test_rfc5424();
     test_json_and_garbage();
+    test_eve_time();
     test_framer();
     if (shared && *shared) {
         test_logger_captures(shared);

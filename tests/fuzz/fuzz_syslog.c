@@ -1,5 +1,6 @@
-/* fuzz_syslog: libFuzzer target for syslog_parse() and the RFC 6587 TCP framer; the input is
- * parsed as one message and framed as a stream, whole and in pieces (same frames required). */
+/* fuzz_syslog: libFuzzer target for syslog_parse(), syslog_eve_time() and the RFC 6587 TCP
+ * framer; the input is parsed as one message and framed as a stream, whole and in pieces (same
+ * frames required). */
 #include "syslog_framer.h"
 #include "syslog_parse.h"
 
@@ -104,6 +105,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     check_parse(buf, size);
     (void)syslog_json_valid(buf, size);
+    syslog_eve_time_t t;
+    if (syslog_eve_time(buf, size, &t) == 0 && t.is_float && t.value != t.value) abort(); /* NaN */
 
     part_whole = frame_run(buf, size, max_message, 0, &whole, &st_whole);
     part_pieces =
