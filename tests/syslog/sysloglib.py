@@ -28,86 +28,16 @@ PCAPS = os.path.join(SHARED, "pcaps")
 # Sanitizer builds are several times slower: every deadline is multiplied by this.
 SLOW = float(os.environ.get("SYSLOG_TEST_SLOW", "1"))
 
-_procs = []  # every Popen started here
-
-
-def _cleanup():
-    for p in _procs:
-        if p.poll() is None:
-            try:
-                os.kill(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-
-
-def _on_signal(sig, frame):
-    _cleanup()
-    sys.exit(128 + sig)
-
-
-atexit.register(_cleanup)
-signal.signal(signal.SIGTERM, _on_signal)
-signal.signal(signal.SIGINT, _on_signal)
-
-
-class TestFailure(Exception):
-    pass
-
-
-def log(*a):
-    print(*a, flush=True)
-
-
-def check(cond, what):
-    if not cond:
-        raise TestFailure(what)
-
-
-def check_eq(got, want, what):
-    if got != want:
-        raise TestFailure("%s: got %r, expected %r" % (what, got, want))
-
-
-def wait_for(cond, timeout, what, interval=0.05):
-    """Polls cond() until it returns a true value; returns it, or raises after timeout s."""
-    deadline = time.monotonic() + timeout * SLOW
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise TestFailure("timed out after %.0f s waiting for %s" % (timeout * SLOW, what))
-        time.sleep(interval)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from zflowtest import (TestFailure, at_exit, check, check_eq, log, spawn,  # noqa: E402,F401
+                       wait_for)
+import zflowtest  # noqa: E402
+zflowtest.TIME_SCALE = SLOW
 
 
 def free_port(udp_too=True):
     """A port free on 127.0.0.1 for TCP (and UDP when udp_too)."""
-    for _ in range(100):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.bind(("127.0.0.1", 0))
-        port = t.getsockname()[1]
-        ok = True
-        if udp_too:
-            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            try:
-                u.bind(("127.0.0.1", port))
-            except OSError:
-                ok = False
-            u.close()
-        t.close()
-        if ok:
-            return port
-    raise TestFailure("no free port")
-
-
-def spawn(argv, stdout=None, stderr=None, stdin=subprocess.DEVNULL):
-    p = subprocess.Popen(argv, stdout=stdout, stderr=stderr, stdin=stdin)
-    _procs.append(p)
-    return p
+    return zflowtest.free_port(udp_too)
 
 
 def args(description):

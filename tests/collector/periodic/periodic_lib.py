@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,79 +22,14 @@ PCAPS = os.path.join(SHARED, "pcaps")
 SRCDIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 SKIP = 77
 
-_procs = []      # every Popen started here
-_cleanups = []   # callables run at exit (network namespaces, ...)
-
-
-def _cleanup():
-    for p in _procs:
-        if p.poll() is None:
-            try:
-                os.kill(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-    for fn in reversed(_cleanups):
-        try:
-            fn()
-        except Exception:  # noqa: BLE001 - best effort at exit
-            pass
-
-
-def _on_signal(sig, frame):
-    _cleanup()
-    sys.exit(128 + sig)
-
-
-atexit.register(_cleanup)
-signal.signal(signal.SIGTERM, _on_signal)
-signal.signal(signal.SIGINT, _on_signal)
-
-
-def at_exit(fn):
-    _cleanups.append(fn)
-
-
-class TestFailure(Exception):
-    pass
-
-
-def log(*a):
-    print(*a, flush=True)
-
-
-def check(cond, what):
-    if not cond:
-        raise TestFailure(what)
-
-
-def wait_for(cond, timeout, what, interval=0.05):
-    """Polls cond() until it returns a true value; returns it, or raises after timeout s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise TestFailure("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(interval)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from zflowtest import (TestFailure, at_exit, check, check_eq, log, spawn,  # noqa: E402,F401
+                       wait_for)
+import zflowtest  # noqa: E402
 
 
 def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def spawn(argv, stdout=None, stderr=None):
-    p = subprocess.Popen(argv, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
-    _procs.append(p)
-    return p
+    return zflowtest.free_port()
 
 
 def require_root():
