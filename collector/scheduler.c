@@ -9,6 +9,7 @@
 #include "round_timer.h"
 #include "snmp_poller.h"
 #include "sysinfo.h"
+#include "thread_gate.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -201,10 +202,7 @@ struct scheduler {
     pthread_t thread;
     int started;
     atomic_int stop;
-    pthread_mutex_t init_lock;
-    pthread_cond_t init_cond;
-    int init_done;
-    char init_err[256];
+    thread_gate_t gate;          /* the thread's set-up is done */
 
     script_engine_t *engine;
     void *zctx, *rep;
@@ -1539,11 +1537,7 @@ static void *scheduler_start(void *arg)
     scheduler_t *self = arg;
     char err[256] = "";
     int rc = scheduler_init(self, err, sizeof err);
-    pthread_mutex_lock(&self->init_lock);
-    self->init_done = rc == 0 ? 1 : -1;
-    snprintf(self->init_err, sizeof self->init_err, "%s", err);
-    pthread_cond_signal(&self->init_cond);
-    pthread_mutex_unlock(&self->init_lock);
+    thread_gate_open(&self->gate, rc, err);
     if (rc != 0) return NULL;
     return scheduler_main(self);
 }
@@ -1558,8 +1552,7 @@ scheduler_t *scheduler_new(const scheduler_config_t *cfg, char *err, size_t errl
     self->cfg = *cfg;
     self->started_ms = wall_ms();
     round_timer_init(&self->timer, self->started_ms);
-    pthread_mutex_init(&self->init_lock, NULL);
-    pthread_cond_init(&self->init_cond, NULL);
+    thread_gate_init(&self->gate);
     self->tracked = periodic_alerts_new(TRACKED_CAP);
     self->sums = calloc(REGISTRY_MAX_PROBES, sizeof *self->sums);
     self->ifaces = calloc(REGISTRY_MAX_IFACES, sizeof *self->ifaces);
@@ -1596,14 +1589,8 @@ scheduler_t *scheduler_new(const scheduler_config_t *cfg, char *err, size_t errl
         goto fail;
     }
     self->started = 1;
-    pthread_mutex_lock(&self->init_lock);
-    while (!self->init_done)
-        pthread_cond_wait(&self->init_cond, &self->init_lock);
-    pthread_mutex_unlock(&self->init_lock);
-    if (self->init_done < 0) {
-        snprintf(err, errlen, "%s", self->init_err);
+    if (thread_gate_wait(&self->gate, err, errlen) != 0)
         goto fail;
-    }
     return self;
 fail:
     scheduler_destroy(&self);
@@ -1641,8 +1628,7 @@ void scheduler_destroy(scheduler_t **pself)
     free(self->sums);
     free(self->ifaces);
     free(self->sum_of);
-    pthread_mutex_destroy(&self->init_lock);
-    pthread_cond_destroy(&self->init_cond);
+    thread_gate_destroy(&self->gate);
     free(self);
     *pself = NULL;
 }

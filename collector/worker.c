@@ -2,6 +2,7 @@
 #include "worker.h"
 
 #include "codec.h"
+#include "thread_gate.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -52,10 +53,7 @@ struct worker {
     script_info_t *list;
     int list_n;
     /* engine creation result for worker_new() */
-    pthread_mutex_t init_lock;
-    pthread_cond_t init_cond;
-    int init_done;
-    char init_err[256];
+    thread_gate_t gate;          /* the thread's set-up is done */
 };
 
 static uint64_t now_ns(void)
@@ -556,11 +554,7 @@ static void *worker_main(void *arg)
     worker_t *self = arg;
     char err[256] = "";
     int rc = worker_load_engine(self, err, sizeof err);
-    pthread_mutex_lock(&self->init_lock);
-    self->init_done = rc == 0 ? 1 : -1;
-    snprintf(self->init_err, sizeof self->init_err, "%s", err);
-    pthread_cond_signal(&self->init_cond);
-    pthread_mutex_unlock(&self->init_lock);
+    thread_gate_open(&self->gate, rc, err);
     if (rc != 0)
         return NULL;
 
@@ -644,8 +638,7 @@ worker_t *worker_new(const worker_config_t *cfg, char *err, size_t errlen)
     if (!self->cfg.max_flows)
         self->cfg.max_flows = 4000000;
     pthread_mutex_init(&self->list_lock, NULL);
-    pthread_mutex_init(&self->init_lock, NULL);
-    pthread_cond_init(&self->init_cond, NULL);
+    thread_gate_init(&self->gate);
     self->in = queue_new(self->cfg.queue_cap);
     self->nbuckets = TABLE_MIN;
     self->buckets = calloc(self->nbuckets, sizeof *self->buckets);
@@ -661,14 +654,8 @@ worker_t *worker_new(const worker_config_t *cfg, char *err, size_t errlen)
         goto fail;
     }
     self->started = 1;
-    pthread_mutex_lock(&self->init_lock);
-    while (!self->init_done)
-        pthread_cond_wait(&self->init_cond, &self->init_lock);
-    pthread_mutex_unlock(&self->init_lock);
-    if (self->init_done < 0) {
-        snprintf(err, errlen, "%s", self->init_err);
+    if (thread_gate_wait(&self->gate, err, errlen) != 0)
         goto fail;
-    }
     return self;
 fail:
     worker_destroy(&self);
@@ -706,8 +693,7 @@ void worker_destroy(worker_t **pself)
     free(self->list);
     queue_destroy(&self->in);
     pthread_mutex_destroy(&self->list_lock);
-    pthread_mutex_destroy(&self->init_lock);
-    pthread_cond_destroy(&self->init_cond);
+    thread_gate_destroy(&self->gate);
     free(self);
     *pself = NULL;
 }
