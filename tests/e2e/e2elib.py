@@ -4,17 +4,13 @@ scripts of the tests, probe dumps, hook traces, the status file and alerts.db.
 Every process is started here, on 127.0.0.1, and killed by its pid when the test ends (atexit
 and SIGINT/SIGTERM). Nothing waits blindly: each wait polls a condition with a deadline.
 """
-import atexit
 import collections
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
-import time
 
 SHARED = os.environ.get("ZFLOW_SHARED_DIR",
                         os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
@@ -31,30 +27,16 @@ def free_port():
     return zflowtest.free_port()
 
 
-class Env:
+class Env(zflowtest.TempDir):
     """A temporary directory and the binaries of one build."""
 
     def __init__(self, name, bindir, keep=False):
+        super().__init__("zflow-e2e-%s-" % name, keep or os.environ.get("E2E_KEEP") == "1")
         self.bindir = os.path.abspath(bindir)
-        self.tmp = tempfile.mkdtemp(prefix="zflow-e2e-%s-" % name)
-        self.keep = keep or os.environ.get("E2E_KEEP") == "1"
-        atexit.register(self._rm)
-
-    def _rm(self):
-        if self.keep:
-            log("e2e: kept %s" % self.tmp)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def path(self, *parts):
-        return os.path.join(self.tmp, *parts)
 
     def bin(self, name):
-        for sub in ("collector", "probe", "tests/tools", "tests/e2e"):
-            p = os.path.join(self.bindir, sub, name)
-            if os.path.exists(p):
-                return p
-        raise TestFailure("binary %s not found under %s" % (name, self.bindir))
+        return zflowtest.find_bin(self.bindir, name,
+                                  ("collector", "probe", "tests/tools", "tests/e2e"))
 
 
 # ---------------------------------------------------------------- scripts
@@ -105,13 +87,9 @@ def make_scripts(env, spin=0):
     """A --scripts-dir with the test scripts and an --installdir without stock scripts (only
     the Lua modules), so that scripts being written elsewhere cannot change the results.
     E2E_STOCK_SCRIPTS=1 uses the source tree as installdir (stock scripts run too)."""
-    sdir = env.path("scripts")
-    os.makedirs(os.path.join(sdir, "callbacks", "flow"), exist_ok=True)
-    files = {"e2e_port80.lua": SCRIPT_PORT80, "e2e_every_end.lua": SCRIPT_EVERY_END % spin,
-             "e2e_all_hooks.lua": SCRIPT_ALL_HOOKS}
-    for name, text in files.items():
-        with open(os.path.join(sdir, "callbacks", "flow", name), "w") as f:
-            f.write(text)
+    sdir = env.scripts_dir("scripts", {"flow/e2e_port80.lua": SCRIPT_PORT80,
+                                       "flow/e2e_every_end.lua": SCRIPT_EVERY_END % spin,
+                                       "flow/e2e_all_hooks.lua": SCRIPT_ALL_HOOKS})
     if os.environ.get("E2E_STOCK_SCRIPTS") == "1":
         return sdir, SRCDIR
     inst = env.path("install")
@@ -138,7 +116,9 @@ def check_scripts_run(env, sdir, inst, data, keys=("e2e_port80", "e2e_every_end"
 
 # ---------------------------------------------------------------- collector
 
-class Collector:
+class Collector(zflowtest.CollectorProcess):
+    status_tries = 20
+
     def __init__(self, env, name, port, scripts_dir, installdir, data_dir, workers=2,
                  probe_timeout=300, extra=()):
         self.env = env
@@ -164,58 +144,11 @@ class Collector:
                 os.unlink(path)
         self.err = open(self.stderr_path, "ab")
         self.proc = spawn(self.argv, stdout=self.err, stderr=self.err)
-        # ready = the status file exists: written by the ingest loop once the socket is bound
-        # and every worker has loaded its scripts
-        def ready():
-            if self.proc.poll() is not None:
-                raise TestFailure("%s exited with %s at start:\n%s" %
-                                  (self.name, self.proc.returncode, self.stderr_text()))
-            return os.path.exists(self.status_path)
-        wait_for(ready, timeout, "%s to start" % self.name)
+        self.wait_status_file(timeout)
         return self
 
-    def stderr_text(self):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
-
-    def status(self):
-        """The last status file (rewritten every second, atomically by rename)."""
-        for _ in range(20):
-            try:
-                with open(self.status_path) as f:
-                    return json.load(f)
-            except (OSError, ValueError):
-                time.sleep(0.05)
-        raise TestFailure("cannot read %s" % self.status_path)
-
-    def fresh_status(self, timeout=10):
-        """A status file written after this call."""
-        try:
-            t0 = os.stat(self.status_path).st_mtime_ns
-        except OSError:
-            t0 = 0
-        wait_for(lambda: os.path.exists(self.status_path) and
-                 os.stat(self.status_path).st_mtime_ns > t0, timeout, "a fresh status file")
-        return self.status()
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
     def stop(self, timeout=30):
-        """SIGTERM, wait; returns the exit code (the status file is rewritten at exit)."""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-            raise TestFailure("%s did not stop within %d s of SIGTERM" % (self.name, timeout))
-        self.err.close()
-        return rc
+        return super().stop(timeout)
 
     def kill9(self):
         os.kill(self.proc.pid, signal.SIGKILL)

@@ -7,17 +7,12 @@ SIGTERM). Nothing sleeps blindly: every wait polls a condition with a deadline.
 Python 3 standard library only. SYSLOG_KEEP=1 keeps the temporary directory.
 """
 import argparse
-import atexit
 import json
 import os
-import shutil
-import signal
 import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
-import time
 
 SRCDIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SHARED = os.path.abspath(os.environ.get("ZFLOW_SHARED_DIR",
@@ -49,32 +44,11 @@ def args(description):
     return ap.parse_args()
 
 
-class Env:
+class Env(zflowtest.TempDir):
     """A temporary directory, removed at exit unless SYSLOG_KEEP=1."""
 
     def __init__(self, name):
-        self.tmp = tempfile.mkdtemp(prefix="zflow-syslog-%s-" % name)
-        self.keep = os.environ.get("SYSLOG_KEEP") == "1"
-        atexit.register(self._rm)
-
-    def _rm(self):
-        if self.keep:
-            log("kept %s" % self.tmp)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def path(self, *parts):
-        return os.path.join(self.tmp, *parts)
-
-    def scripts_dir(self, name, scripts):
-        """A --scripts-dir: scripts = {"syslog/echo.lua": text, "flow/x.lua": text, ...}."""
-        d = self.path(name)
-        for rel, text in scripts.items():
-            p = os.path.join(d, "callbacks", rel)
-            os.makedirs(os.path.dirname(p), exist_ok=True)
-            with open(p, "w") as f:
-                f.write(text)
-        return d
+        super().__init__("zflow-syslog-%s-" % name, os.environ.get("SYSLOG_KEEP") == "1")
 
 
 # ---------------------------------------------------------------- test scripts
@@ -123,7 +97,7 @@ return m
 
 # ---------------------------------------------------------------- collector
 
-class Collector:
+class Collector(zflowtest.CollectorProcess):
     """zflow-collector with syslog UDP and TCP endpoints on one free port."""
 
     def __init__(self, env, binary, name="collector", scripts_dirs=(), syslog_map=(),
@@ -185,26 +159,6 @@ class Collector:
                                   (self.name, self.proc.returncode, text))
         raise TestFailure("%s: no free port after 5 attempts" % self.name)
 
-    def stderr_text(self):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def status(self):
-        """The last status file (rewritten every second, atomically)."""
-        for _ in range(40):
-            try:
-                with open(self.status_path) as f:
-                    return json.load(f)
-            except (OSError, ValueError):
-                time.sleep(0.05)
-        raise TestFailure("cannot read %s" % self.status_path)
-
     def syslog(self):
         return self.status()["syslog"]
 
@@ -242,15 +196,7 @@ class Collector:
 
     def stop(self, timeout=60):
         """SIGTERM and wait; the status file is rewritten and alerts flushed at exit."""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=timeout * SLOW)
-        except subprocess.TimeoutExpired:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-            raise TestFailure("%s did not stop within %d s of SIGTERM" % (self.name, timeout))
-        self.err.close()
+        rc = super().stop(timeout)
         self.check_sanitizers()
         return rc
 

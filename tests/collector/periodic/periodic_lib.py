@@ -4,15 +4,12 @@
 Every process is started here and killed by its pid when the test ends (atexit, SIGINT,
 SIGTERM). Nothing waits blindly: each wait polls a condition with a deadline.
 """
-import atexit
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 
 SHARED = os.environ.get("ZFLOW_SHARED_DIR",
@@ -45,30 +42,15 @@ def outside_minute_edge(margin=12):
              interval=0.2)
 
 
-class Env:
+class Env(zflowtest.TempDir):
     """A temporary directory and the binaries of one build."""
 
     def __init__(self, name, bindir):
+        super().__init__("zflow-periodic-%s-" % name, os.environ.get("PERIODIC_KEEP") == "1")
         self.bindir = os.path.abspath(bindir)
-        self.tmp = tempfile.mkdtemp(prefix="zflow-periodic-%s-" % name)
-        self.keep = os.environ.get("PERIODIC_KEEP") == "1"
-        atexit.register(self._rm)
-
-    def _rm(self):
-        if self.keep:
-            log("kept %s" % self.tmp)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def path(self, *parts):
-        return os.path.join(self.tmp, *parts)
 
     def bin(self, name):
-        for sub in ("collector", "probe"):
-            p = os.path.join(self.bindir, sub, name)
-            if os.path.exists(p):
-                return p
-        raise TestFailure("binary %s not found under %s" % (name, self.bindir))
+        return zflowtest.find_bin(self.bindir, name, ("collector", "probe"))
 
 
 def write_config(data_dir, cfg):
@@ -82,13 +64,7 @@ def write_config(data_dir, cfg):
 
 def write_scripts(env, scripts):
     """A --scripts-dir with {"<subdir>/<key>.lua": text}."""
-    sdir = env.path("scripts")
-    for name, text in scripts.items():
-        path = os.path.join(sdir, "callbacks", name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(text)
-    return sdir
+    return env.scripts_dir("scripts", scripts)
 
 
 # A user script of any periodic subdir that stores one one-shot alert per call with what the
@@ -200,7 +176,7 @@ def engaged(db, alert_type=None, entity_value=None):
             (entity_value is None or r["entity_value"] == entity_value)]
 
 
-class Collector:
+class Collector(zflowtest.CollectorProcess):
     """A zflow-collector with --control (rounds on request, no timer unless timer=True)."""
 
     def __init__(self, env, name, data_dir, installdir=SRCDIR, scripts_dir=None,
@@ -234,27 +210,11 @@ class Collector:
             os.unlink(self.status_path)
         self.err = open(self.stderr_path, "ab")
         self.proc = spawn(self.wrap + self.argv, stdout=self.err, stderr=self.err)
-
         # ready: the status file exists (ingest runs, so the scheduler was built before it)
         # and the control socket answers
-        def ready():
-            if self.proc.poll() is not None:
-                raise TestFailure("%s exited with %s at start:\n%s" %
-                                  (self.name, self.proc.returncode, self.stderr_text()))
-            return os.path.exists(self.status_path)
-        wait_for(ready, timeout, "%s to start" % self.name)
+        self.wait_status_file(timeout)
         self.scheduler_status()
         return self
-
-    def stderr_text(self):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
 
     def request(self, *args, timeout=300):
         """Runs zflow-collector as a control client; returns (rc, stdout, stderr)."""
@@ -277,23 +237,6 @@ class Collector:
         check(rc == 0, "--scheduler-status: exit %d: %s %s" % (rc, out, err))
         return json.loads(out)
 
-    def status(self):
-        for _ in range(40):
-            try:
-                with open(self.status_path) as f:
-                    return json.load(f)
-            except (OSError, ValueError):
-                time.sleep(0.05)
-        raise TestFailure("cannot read %s" % self.status_path)
-
-    def fresh_status(self, timeout=10):
-        """A status file written after this call (ingest publishes the probe summaries the
-        scheduler reads right before it writes the file)."""
-        t0 = os.stat(self.status_path).st_mtime_ns if os.path.exists(self.status_path) else 0
-        wait_for(lambda: os.path.exists(self.status_path) and
-                 os.stat(self.status_path).st_mtime_ns > t0, timeout, "a fresh status file")
-        return self.status()
-
     def probe(self, probe_id):
         for p in self.status()["registry"]["probes"]:
             if p["probe_id"] == probe_id:
@@ -306,18 +249,6 @@ class Collector:
         n = self.stderr_text().count(marker)
         os.kill(self.proc.pid, signal.SIGHUP)
         wait_for(lambda: self.stderr_text().count(marker) > n, timeout, "the scheduler reload")
-
-    def stop(self, timeout=60):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-            raise TestFailure("%s did not stop within %d s of SIGTERM" % (self.name, timeout))
-        self.err.close()
-        return rc
 
 
 class Probe:
