@@ -3,6 +3,7 @@
 #include "ingest.h"
 
 #include "local_msg.h"
+#include "timebase.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -32,17 +33,10 @@ struct ingest {
     uint64_t start_ns;
 };
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Logs bad input at a bounded rate per reason. */
 static void log_bad(ingest_t *self, int slot, const char *what, const char *detail)
 {
-    uint64_t t = now_ns();
+    uint64_t t = wall_ns();
     if (t - self->last_log_ns[slot] < LOG_EVERY_NS) {
         self->suppressed[slot]++;
         return;
@@ -66,7 +60,7 @@ ingest_t *ingest_new(const ingest_config_t *cfg, char *err, size_t errlen)
     self->cfg = *cfg;
     if (!self->cfg.probe_timeout_s)
         self->cfg.probe_timeout_s = 30;
-    self->start_ns = now_ns();
+    self->start_ns = wall_ns();
     self->ctx = zmq_ctx_new();
     if (!self->ctx) {
         snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(errno));
@@ -122,7 +116,7 @@ static void send_ack(ingest_t *self, int sock, const uint8_t *rid, size_t rlen, 
     Zflow__Ack ack = ZFLOW__ACK__INIT;
     env.schema_version = CODEC_SCHEMA_VERSION;
     env.probe_id = (char *)"collector";
-    env.send_time_ns = now_ns();
+    env.send_time_ns = wall_ns();
     env.payload_case = ZFLOW__ENVELOPE__PAYLOAD_ACK;
     env.ack = &ack;
     ack.run_id = run_id;
@@ -244,7 +238,7 @@ static void handle_envelope(ingest_t *self, int sock, const uint8_t *rid, size_t
                             codec_msg_t *msg)
 {
     Zflow__Envelope *env = codec_msg_env(msg);
-    uint64_t t = now_ns();
+    uint64_t t = wall_ns();
     if (sock >= 0 && (strncmp(env->probe_id, "local:", 6) == 0 ||
                       strncmp(env->probe_id, "syslog:", 7) == 0)) {
         /* "local:" and "syslog:" ids belong to the collector's own sources */
@@ -628,7 +622,7 @@ int ingest_run(ingest_t *self, int until_local_done)
                     nanosleep(&ms, NULL);
             }
         }
-        uint64_t t = now_ns();
+        uint64_t t = wall_ns();
         if (t >= self->next_second_ns) {
             every_second(self, t);
             self->next_second_ns = t + 1000000000ull;
@@ -691,7 +685,7 @@ void ingest_get_stats(ingest_t *self, ingest_stats_t *out)
 
 void ingest_print_status(ingest_t *self, FILE *out)
 {
-    uint64_t t = now_ns();
+    uint64_t t = wall_ns();
     fprintf(out, "{\"uptime_s\":%.1f,\"ingest\":{\"messages\":%" PRIu64 ",\"flow_events\":%" PRIu64
                  ",\"duplicates\":%" PRIu64 ",\"inflight_resends\":%" PRIu64
                  ",\"queue_full\":%" PRIu64 ",\"held_back\":%" PRIu64 ",\"holds_expired\":%" PRIu64

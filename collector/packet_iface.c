@@ -5,6 +5,7 @@
 #include "codec.h"
 #include "flow_record.h"
 #include "local_msg.h"
+#include "timebase.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -37,13 +38,6 @@ struct packet_iface {
     pthread_mutex_t lock;
     sensor_stats_t stats;
 };
-
-static uint64_t wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static char *copy_str(char *dst, size_t size, const char *src)
 {

@@ -5,6 +5,7 @@
 #include "codec.h"
 #include "local_msg.h"
 #include "lua_api.h"
+#include "timebase.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -178,13 +179,6 @@ struct syslog_dispatch {
     pthread_cond_t sync_cond;
     uint64_t sync_asked;
 };
-
-static uint64_t wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static inline void bump(_Atomic uint64_t *v, uint64_t d)
 {

@@ -3,6 +3,7 @@
 
 #include "codec.h"
 #include "thread_gate.h"
+#include "timebase.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -55,13 +56,6 @@ struct worker {
     /* engine creation result for worker_new() */
     thread_gate_t gate;          /* the thread's set-up is done */
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static inline void bump(_Atomic uint64_t *v, uint64_t d)
 {
@@ -169,7 +163,7 @@ static int host_release_alert(void *ctx, const char *entity, const char *value, 
     if (!self->cfg.alerts)
         return 0;
     return alert_store_release(self->cfg.alerts, entity, value, type, script,
-                               (int64_t)(now_ns() / 1000000000ull));
+                               (int64_t)(wall_ns() / 1000000000ull));
 }
 
 static int host_is_engaged(void *ctx, const char *entity, const char *value, const char *type,
@@ -561,7 +555,7 @@ static void *worker_main(void *arg)
     uint64_t next_publish = 0;
     for (;;) {
         work_t *w = queue_pop(self->in, 100);
-        int64_t now_s = (int64_t)(now_ns() / 1000000000ull);
+        int64_t now_s = (int64_t)(wall_ns() / 1000000000ull);
         if (!w) {
             if (atomic_load(&self->stop))
                 break;
@@ -600,7 +594,7 @@ static void *worker_main(void *arg)
             }
             work_free(w);
         }
-        uint64_t t = now_ns();
+        uint64_t t = wall_ns();
         if (t >= next_publish) {
             worker_publish_list(self);
             if (self->engine) {

@@ -3,6 +3,7 @@
 #include "export.h"
 
 #include "codec.h"
+#include "timebase.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -79,20 +80,6 @@ struct export
     int rejects_logged;
     export_stats_t stats;
 };
-
-static uint64_t wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000ull + (uint64_t)ts.tv_nsec / 1000000ull;
-}
 
 static inline entry_t *ring_at(export_t *self, uint32_t k)
 {

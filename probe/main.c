@@ -3,6 +3,7 @@
 #include "export.h"
 #include "flow_record.h"
 #include "sensor.h"
+#include "timebase.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -47,13 +48,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
-}
-
-static uint64_t wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static void usage(FILE *out)

@@ -21,6 +21,7 @@
  * prove the collector still serves the connection that sent the garbage.
  * Exit 0 when every local check held and the control was acknowledged. */
 #include "codec.h"
+#include "timebase.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -32,20 +33,6 @@
 #include <zmq.h>
 
 #define OVERSIZE (CODEC_MAX_MESSAGE + 1u)
-
-static uint64_t wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000ull + (uint64_t)ts.tv_nsec / 1000000ull;
-}
 
 static int failures;
 

@@ -1,6 +1,7 @@
 /* zflow-ack-sink: a minimal acknowledging collector (ROUTER) for probe tests and benchmarks:
  * validates, dedupes, counts gaps, acks, optionally dumps flows as JSON lines. */
 #include "codec.h"
+#include "timebase.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -47,20 +48,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static void run_clear(run_t *r)

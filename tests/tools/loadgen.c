@@ -3,6 +3,7 @@
 #include "codec.h"
 #include "community_id.h"
 #include "export.h"
+#include "timebase.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -12,13 +13,6 @@
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
-
-static uint64_t wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void usage(void)
 {

@@ -3,6 +3,7 @@
 #include "check.h"
 #include "codec.h"
 #include "export.h"
+#include "timebase.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,13 +20,6 @@
 
 static void *zctx;
 static uint8_t cli_ip[4] = {10, 1, 2, 3}, srv_ip[4] = {10, 9, 8, 7};
-
-static uint64_t wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static double mono_s(void)
 {
