@@ -18,8 +18,8 @@ PCAPS = os.path.join(SHARED, "pcaps")
 SRCDIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from zflowtest import (TestFailure, at_exit, check, check_eq, log, spawn,  # noqa: E402,F401
-                       wait_for)
+from zflowtest import (TestFailure, at_exit, check, check_eq, log, main,  # noqa: E402,F401
+                       spawn, wait_for)
 import zflowtest  # noqa: E402
 
 
@@ -309,13 +309,3 @@ def check_hook_order(hooks, what):
     check(hooks.count("flowEnd") == 1, "%s: flowEnd %d times: %s" %
           (what, hooks.count("flowEnd"), fmt_seq(hooks)))
     check(hooks[-1] == "flowEnd", "%s: flowEnd is not last: %s" % (what, fmt_seq(hooks)))
-
-
-def main(fn):
-    """Runs a test function; prints FAIL with the reason and exits 1 on a TestFailure."""
-    try:
-        fn()
-    except TestFailure as e:
-        log("FAIL: %s" % e)
-        sys.exit(1)
-    log("PASS")

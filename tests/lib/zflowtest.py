@@ -109,6 +109,16 @@ def free_port(udp_too=False):
     raise TestFailure("no free port")
 
 
+def main(fn):
+    """Runs a test function; prints FAIL with the reason and exits 1 on a TestFailure."""
+    try:
+        fn()
+    except TestFailure as e:
+        log("FAIL: %s" % e)
+        sys.exit(1)
+    log("PASS")
+
+
 def spawn(argv, stdout=None, stderr=None, env=None, stdin=subprocess.DEVNULL):
     """Starts a process that is killed when the test ends."""
     p = subprocess.Popen(argv, stdout=stdout, stderr=stderr, env=env, stdin=stdin)

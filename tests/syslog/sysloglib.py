@@ -24,8 +24,8 @@ PCAPS = os.path.join(SHARED, "pcaps")
 SLOW = float(os.environ.get("SYSLOG_TEST_SLOW", "1"))
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from zflowtest import (TestFailure, at_exit, check, check_eq, log, spawn,  # noqa: E402,F401
-                       wait_for)
+from zflowtest import (TestFailure, at_exit, check, check_eq, log, main,  # noqa: E402,F401
+                       spawn, wait_for)
 import zflowtest  # noqa: E402
 zflowtest.TIME_SCALE = SLOW
 
@@ -298,13 +298,3 @@ def octet(msg):
 def eve_lines(path):
     with open(path, "rb") as f:
         return [l.rstrip(b"\r\n") for l in f if l.strip()]
-
-
-def main(fn):
-    """Runs a test function; FAIL with the reason and exit 1 on a TestFailure."""
-    try:
-        fn()
-    except TestFailure as e:
-        log("FAIL: %s" % e)
-        sys.exit(1)
-    log("PASS")

@@ -20,8 +20,8 @@ SRCDIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..
 SKIP = 77
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-from zflowtest import (TestFailure, at_exit, check, check_eq, log, spawn,  # noqa: E402,F401
-                       wait_for)
+from zflowtest import (TestFailure, at_exit, check, check_eq, log, main,  # noqa: E402,F401
+                       spawn, wait_for)
 import zflowtest  # noqa: E402
 
 
@@ -310,13 +310,3 @@ def dump_reference(env, pcap):
                          timeout=120)
     check(out.returncode == 0, "probe --dump %s: %s" % (pcap, out.stderr))
     return out.stdout.count(b"\n")
-
-
-def main(fn):
-    """Runs a test function; prints FAIL with the reason and exits 1 on a TestFailure."""
-    try:
-        fn()
-    except TestFailure as e:
-        log("FAIL: %s" % e)
-        sys.exit(1)
-    log("PASS")
