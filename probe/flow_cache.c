@@ -92,6 +92,46 @@ static inline uint32_t tuple_hash(const uint8_t *a, uint16_t ap, const uint8_t *
     return (uint32_t)mix64(lo * 31 + hi + ((uint64_t)proto << 16) + vlan);
 }
 
+/* Addresses as the decoder stores them: IPv4 in the first 4 bytes, the rest zero. */
+static inline int ip_equal(const uint8_t *a, const uint8_t *b, int v6)
+{
+    uint32_t a4, b4;
+    if (v6)
+        return load64(a) == load64(b) && load64(a + 8) == load64(b + 8);
+    memcpy(&a4, a, 4);
+    memcpy(&b4, b, 4);
+    return a4 == b4;
+}
+
+/* The ports a packet's flow is keyed on, when the packet carries them itself (not a later
+ * fragment): ICMP type and code map to ports as Community ID does, no ports are zeros. */
+static inline void packet_ports(const packet_t *p, uint16_t *sport, uint16_t *dport)
+{
+    *sport = p->src_port;
+    *dport = p->dst_port;
+    if (p->l4_proto == PROTO_ICMP || p->l4_proto == PROTO_ICMPV6)
+        community_id_icmp_ports(p->ip_version, p->icmp_type, p->icmp_code, sport, dport);
+    else if (!p->has_ports)
+        *sport = *dport = 0;
+}
+
+static inline uint32_t packet_hash(const packet_t *p, uint16_t sport, uint16_t dport)
+{
+    return tuple_hash(p->src_ip, sport, p->dst_ip, dport, p->ip_version == 6, p->l4_proto,
+                      p->vlan_outer);
+}
+
+void flow_cache_hash_packet(packet_t *p)
+{
+    p->has_hash = 0;
+    if ((p->ip_version != 4 && p->ip_version != 6) || (p->is_fragment && !p->first_fragment))
+        return;
+    uint16_t sport, dport;
+    packet_ports(p, &sport, &dport);
+    p->hash = packet_hash(p, sport, dport);
+    p->has_hash = 1;
+}
+
 static void list_unlink(flow_list_t *l, flow_t *f)
 {
     if (f->prev)
@@ -325,19 +365,19 @@ void flow_cache_destroy(flow_cache_t **pself)
 static flow_t *flow_lookup(flow_cache_t *self, const packet_t *p, uint16_t sport, uint16_t dport,
                            uint32_t h, int *dir)
 {
-    size_t alen = p->ip_version == 6 ? 16 : 4;
+    int v6 = p->ip_version == 6;
     for (flow_t *f = self->buckets[h & (self->nbuckets - 1)]; f; f = f->hnext) {
         const flow_key_t *k = &f->key;
         if (f->hash != h || k->l4_proto != p->l4_proto || k->ip_version != p->ip_version ||
             k->vlan != p->vlan_outer)
             continue;
-        if (k->cli_port == sport && k->srv_port == dport &&
-            memcmp(k->cli_ip, p->src_ip, alen) == 0 && memcmp(k->srv_ip, p->dst_ip, alen) == 0) {
+        if (k->cli_port == sport && k->srv_port == dport && ip_equal(k->cli_ip, p->src_ip, v6) &&
+            ip_equal(k->srv_ip, p->dst_ip, v6)) {
             *dir = 0;
             return f;
         }
-        if (k->cli_port == dport && k->srv_port == sport &&
-            memcmp(k->cli_ip, p->dst_ip, alen) == 0 && memcmp(k->srv_ip, p->src_ip, alen) == 0) {
+        if (k->cli_port == dport && k->srv_port == sport && ip_equal(k->cli_ip, p->dst_ip, v6) &&
+            ip_equal(k->srv_ip, p->src_ip, v6)) {
             *dir = 1;
             return f;
         }
@@ -461,7 +501,8 @@ void flow_cache_process(flow_cache_t *self, const packet_t *p)
     if (p->ts_ns > self->clock)
         self->clock = p->ts_ns;
 
-    uint16_t sport = p->src_port, dport = p->dst_port;
+    uint16_t sport, dport;
+    uint32_t h;
     if (p->is_fragment && !p->first_fragment) {
         if (frag_lookup(self, p, &sport, &dport) == 0) {
             self->stats.frag_attributed++;
@@ -469,17 +510,13 @@ void flow_cache_process(flow_cache_t *self, const packet_t *p)
             self->stats.frag_orphans++;
             sport = dport = 0;
         }
+        h = packet_hash(p, sport, dport);
     } else {
-        if (p->l4_proto == PROTO_ICMP || p->l4_proto == PROTO_ICMPV6)
-            community_id_icmp_ports(p->ip_version, p->icmp_type, p->icmp_code, &sport, &dport);
-        else if (!p->has_ports)
-            sport = dport = 0;
+        packet_ports(p, &sport, &dport);
         if (p->is_fragment)
             frag_remember(self, p, sport, dport);
+        h = p->has_hash ? p->hash : packet_hash(p, sport, dport);
     }
-
-    uint32_t h = tuple_hash(p->src_ip, sport, p->dst_ip, dport, p->ip_version == 6, p->l4_proto,
-                            p->vlan_outer);
     int dir = 0;
     flow_t *f = flow_lookup(self, p, sport, dport, h, &dir);
     if (f && (f->state & FLOW_STATE_CLOSING) && dir == 0 && p->l4_proto == PROTO_TCP &&

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <zmq.h>
 
 #define STEP_PACKETS 512
+#define FILE_EXPORT_POLL_NS 2000000ull /* export socket work every 2 ms while reading a file */
 
 typedef struct options {
     sensor_config_t sensor;
@@ -350,7 +352,7 @@ static int run(probe_t *p)
     int live = capture_is_live(cap);
     uint64_t stats_every = (uint64_t)p->opt.stats_interval_s * 1000000000ull;
     uint64_t next_stats = wall_ns() + stats_every;
-    uint64_t next_expire = 0;
+    uint64_t next_expire = 0, next_export_poll = 0;
     int rc = 0;
 
     while (!stop_requested) {
@@ -390,7 +392,10 @@ static int run(probe_t *p)
             sensor_expire(p->sensor, now);
             next_expire = now + 1000000000ull;
         }
-        if (p->exp) {
+        /* Reading a file, socket work waits a little: each poll costs a few system calls,
+         * and a step takes only microseconds. */
+        if (p->exp && (live || got == -2 || now >= next_export_poll)) {
+            next_export_poll = now + FILE_EXPORT_POLL_NS;
             export_poll(p->exp, now);
             if (now >= next_stats) {
                 send_stats(p);
@@ -409,6 +414,11 @@ static int run(probe_t *p)
 
 int main(int argc, char **argv)
 {
+    /* Export batches (tens of KiB each) are freed as acknowledgements arrive and allocated
+     * again at once: keep freed memory instead of returning it to the kernel and faulting it
+     * back in, and keep batches off per-allocation mmap(). */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_MMAP_THRESHOLD, 16 << 20);
     probe_t p;
     memset(&p, 0, sizeof p);
     if (parse_options(argc, argv, &p.opt) != 0)
