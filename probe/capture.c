@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,8 +53,6 @@ struct capture {
     int live;
     int linktype;
     int fd;
-    void (*prepare)(int, uint64_t, const uint8_t *, uint32_t, uint32_t, void *);
-    size_t prep_size;        /* prepare_size rounded up to 8 (0 without prepare) */
     capture_fn fn;
     void *ctx;
     reader_t *reader;        /* offline captures */
@@ -69,15 +68,14 @@ static void capture_on_packet(u_char *user, const struct pcap_pkthdr *h, const u
     /* Opened with nanosecond precision: tv_usec holds nanoseconds. Files may carry an
      * out-of-range fraction (>= 1e9); it is added as is, which keeps order deterministic. */
     uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)(uint32_t)h->ts.tv_usec;
-    self->fn(self->ctx, ts, bytes, h->caplen, h->len, NULL);
+    self->fn(self->ctx, ts, bytes, h->caplen, h->len);
 }
 
 /* ---- offline read-ahead ------------------------------------------------------------------ */
 
-/* A record in a chunk: rec_hdr_t, the prepared bytes (prep_size), the captured bytes. */
-static inline size_t rec_size(uint32_t caplen, size_t prep_size)
+static inline size_t rec_size(uint32_t caplen)
 {
-    return (sizeof(rec_hdr_t) + prep_size + caplen + 7u) & ~(size_t)7u;
+    return (sizeof(rec_hdr_t) + caplen + 7u) & ~(size_t)7u;
 }
 
 /* Reader side: publishes the chunk being filled and waits for a free one. 0, or -1 when the
@@ -114,10 +112,9 @@ static void reader_on_packet(u_char *user, const struct pcap_pkthdr *h, const u_
     capture_t *self = (capture_t *)user;
     reader_t *r = self->reader;
     uint32_t caplen = h->caplen;
-    size_t prep = self->prep_size;
-    if (rec_size(caplen, prep) > r->chunk_size) /* beyond the file's snaplen: keep what fits */
-        caplen = (uint32_t)(r->chunk_size - sizeof(rec_hdr_t) - prep);
-    size_t need = rec_size(caplen, prep);
+    if (rec_size(caplen) > r->chunk_size) /* larger than the file's snaplen: keep what fits */
+        caplen = (uint32_t)(r->chunk_size - sizeof(rec_hdr_t));
+    size_t need = rec_size(caplen);
     if ((!r->filling || r->filling->used + need > r->chunk_size) && reader_next_chunk(r) != 0) {
         pcap_breakloop(self->pcap);
         return;
@@ -128,10 +125,7 @@ static void reader_on_packet(u_char *user, const struct pcap_pkthdr *h, const u_
                      caplen, h->len};
     uint8_t *at = r->filling->data + r->filling->used;
     memcpy(at, &hdr, sizeof hdr);
-    uint8_t *data = at + sizeof hdr + prep;
-    memcpy(data, bytes, caplen);
-    if (self->prepare) /* on the copy, so what it points at stays valid with the chunk */
-        self->prepare(self->linktype, hdr.ts_ns, data, caplen, h->len, at + sizeof hdr);
+    memcpy(at + sizeof hdr, bytes, caplen);
     r->filling->used += need;
 }
 
@@ -165,7 +159,7 @@ static int reader_start(capture_t *self, char *err, size_t errlen)
         return -1;
     }
     int snap = pcap_snapshot(self->pcap);
-    size_t need = rec_size(snap > 0 ? (uint32_t)snap : 262144u, self->prep_size) * 2;
+    size_t need = rec_size(snap > 0 ? (uint32_t)snap : 262144u) * 2;
     r->chunk_size = need > READER_CHUNK_MIN ? need : READER_CHUNK_MIN;
     for (int i = 0; i < READER_CHUNKS; i++) {
         r->chunks[i].data = malloc(r->chunk_size);
@@ -239,11 +233,9 @@ static int reader_dispatch(capture_t *self, int max, capture_fn fn, void *ctx)
         }
         while (c->pos < c->used && (max <= 0 || n < max)) {
             rec_hdr_t hdr;
-            const uint8_t *at = c->data + c->pos;
-            memcpy(&hdr, at, sizeof hdr);
-            fn(ctx, hdr.ts_ns, at + sizeof hdr + self->prep_size, hdr.caplen, hdr.wire_len,
-               self->prepare ? at + sizeof hdr : NULL);
-            c->pos += rec_size(hdr.caplen, self->prep_size);
+            memcpy(&hdr, c->data + c->pos, sizeof hdr);
+            fn(ctx, hdr.ts_ns, c->data + c->pos + sizeof hdr, hdr.caplen, hdr.wire_len);
+            c->pos += rec_size(hdr.caplen);
             n++;
         }
         if (c->pos >= c->used) {
@@ -328,6 +320,9 @@ capture_t *capture_open(const capture_config_t *cfg, char *err, size_t errlen)
         self->filebuf = malloc(CAPTURE_FILE_BUFFER);
         if (self->filebuf)
             setvbuf(fp, self->filebuf, _IOFBF, CAPTURE_FILE_BUFFER);
+        /* Only the read-ahead thread reads it: no stdio lock around each of libpcap's two
+         * freads per packet (taken in every call once the process has threads). */
+        __fsetlocking(fp, FSETLOCKING_BYCALLER);
         self->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO,
                                                               ebuf);
         if (!self->pcap) {
@@ -340,10 +335,6 @@ capture_t *capture_open(const capture_config_t *cfg, char *err, size_t errlen)
         goto fail;
     }
     self->linktype = pcap_datalink(self->pcap);
-    if (!self->live && cfg->prepare) {
-        self->prepare = cfg->prepare;
-        self->prep_size = (cfg->prepare_size + 7u) & ~(size_t)7u;
-    }
     if (cfg->filter && *cfg->filter && capture_set_filter(self, cfg->filter, err, errlen) != 0)
         goto fail;
     if (!self->live && reader_start(self, err, errlen) != 0)

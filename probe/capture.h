@@ -16,19 +16,11 @@ typedef struct capture_config {
     int buffer_mb;           /* kernel buffer; 0 = libpcap default */
     int timeout_ms;          /* live read timeout (default 100) */
     int immediate;           /* 1 = deliver packets at once (default) */
-    /* Optional: work done for each packet of a capture file on its read-ahead thread, so it
-     * overlaps the consumer's. prepare() writes up to prepare_size bytes (8-byte aligned) at
-     * `out`; the consumer's capture_fn then gets them as `prep`. It must not touch state the
-     * consumer owns. Live captures are not prepared (prep is NULL). */
-    void (*prepare)(int linktype, uint64_t ts_ns, const uint8_t *data, uint32_t caplen,
-                    uint32_t wire_len, void *out);
-    size_t prepare_size;
 } capture_config_t;
 
-/* Called for every packet: ts in ns since the epoch, captured bytes and wire length, and
- * what prepare() wrote for it (NULL when the packet was not prepared). */
+/* Called for every packet: ts in ns since the epoch, captured bytes and wire length. */
 typedef void (*capture_fn)(void *ctx, uint64_t ts_ns, const uint8_t *data, uint32_t caplen,
-                           uint32_t wire_len, const void *prep);
+                           uint32_t wire_len);
 
 /* Opens the source. On failure returns NULL and writes one line (no newline) to err. */
 capture_t *capture_open(const capture_config_t *cfg, char *err, size_t errlen);

@@ -892,8 +892,8 @@ static dr_t decode_link(dctx_t *d, cursor_t *c, int linktype)
 
 static const packet_t zero_packet;
 
-decode_result_t decode_packet_why(int linktype, const uint8_t *data, uint32_t caplen,
-                                  uint32_t wire_len, packet_t *pkt, decode_reason_t *why)
+decode_result_t decode_packet(int linktype, const uint8_t *data, uint32_t caplen, uint32_t wire_len,
+                              packet_t *pkt, decode_stats_t *stats)
 {
     uint64_t ts_ns = pkt->ts_ns; /* the caller may have set it before the call */
     dctx_t d = {.pkt = pkt,
@@ -910,19 +910,10 @@ decode_result_t decode_packet_why(int linktype, const uint8_t *data, uint32_t ca
     pkt->wire_len = wire_len;
     cursor_init(&c, data, caplen);
     r = decode_link(&d, &c, linktype);
-    *why = (decode_reason_t)r;
     if (r == DR_NONE) return DECODE_OK;
     pkt->ip_version = 0; /* no flow */
+    if (stats) stats->reasons[r]++;
     return r == DR_NOT_IP ? DECODE_NOT_IP : DECODE_ERROR;
-}
-
-decode_result_t decode_packet(int linktype, const uint8_t *data, uint32_t caplen, uint32_t wire_len,
-                              packet_t *pkt, decode_stats_t *stats)
-{
-    decode_reason_t why;
-    decode_result_t res = decode_packet_why(linktype, data, caplen, wire_len, pkt, &why);
-    if (res != DECODE_OK && stats) stats->reasons[why]++;
-    return res;
 }
 
 static const char *const reason_names[DR_COUNT] = {

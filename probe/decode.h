@@ -70,11 +70,6 @@ typedef struct decode_stats {
 decode_result_t decode_packet(int linktype, const uint8_t *data, uint32_t caplen,
                               uint32_t wire_len, packet_t *pkt, decode_stats_t *stats);
 
-/* As decode_packet(), but tells the reason in *why (DR_NONE for DECODE_OK) instead of
- * counting it. */
-decode_result_t decode_packet_why(int linktype, const uint8_t *data, uint32_t caplen,
-                                  uint32_t wire_len, packet_t *pkt, decode_reason_t *why);
-
 /* Short stable name of a reason, e.g. "truncated_ipv4". */
 const char *decode_reason_name(decode_reason_t reason);
 

@@ -121,17 +121,6 @@ static inline uint32_t packet_hash(const packet_t *p, uint16_t sport, uint16_t d
                       p->vlan_outer);
 }
 
-void flow_cache_hash_packet(packet_t *p)
-{
-    p->has_hash = 0;
-    if ((p->ip_version != 4 && p->ip_version != 6) || (p->is_fragment && !p->first_fragment))
-        return;
-    uint16_t sport, dport;
-    packet_ports(p, &sport, &dport);
-    p->hash = packet_hash(p, sport, dport);
-    p->has_hash = 1;
-}
-
 static void list_unlink(flow_list_t *l, flow_t *f)
 {
     if (f->prev)
@@ -515,7 +504,7 @@ void flow_cache_process(flow_cache_t *self, const packet_t *p)
         packet_ports(p, &sport, &dport);
         if (p->is_fragment)
             frag_remember(self, p, sport, dport);
-        h = p->has_hash ? p->hash : packet_hash(p, sport, dport);
+        h = packet_hash(p, sport, dport);
     }
     int dir = 0;
     flow_t *f = flow_lookup(self, p, sport, dport, h, &dir);

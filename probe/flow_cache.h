@@ -53,11 +53,6 @@ void flow_cache_destroy(flow_cache_t **self);
  * ts_ns drives the cache clock (the clock never goes back). */
 void flow_cache_process(flow_cache_t *self, const packet_t *pkt);
 
-/* Computes the packet's flow-key hash ahead of flow_cache_process(), which then skips that
- * step. Touches no cache state, so it may run on another thread (a file's read-ahead).
- * Non-first fragments are left alone: their ports come from the cache's fragment table. */
-void flow_cache_hash_packet(packet_t *pkt);
-
 /* Advances the clock to now_ns (if later) and ends idle and lingering flows. */
 void flow_cache_expire(flow_cache_t *self, uint64_t now_ns);
 

@@ -65,10 +65,6 @@ typedef struct packet {
     uint32_t l3_len;         /* captured bytes from l3, clipped to the IP length */
     const uint8_t *payload;
     uint32_t payload_len;    /* captured L4 payload bytes */
-
-    /* The flow key's hash when computed ahead (flow_cache_hash_packet()), else has_hash = 0. */
-    uint8_t has_hash;
-    uint32_t hash;
 } packet_t;
 
 #endif

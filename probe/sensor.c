@@ -18,23 +18,6 @@ struct sensor {
     decode_stats_t reasons;
 };
 
-/* A packet of a capture file decoded on the read-ahead thread. */
-typedef struct prepared {
-    packet_t pkt;
-    decode_result_t result;
-    decode_reason_t why;
-} prepared_t;
-
-static void sensor_prepare(int linktype, uint64_t ts_ns, const uint8_t *data, uint32_t caplen,
-                           uint32_t wire_len, void *out)
-{
-    prepared_t *p = out;
-    p->pkt.ts_ns = ts_ns;
-    p->result = decode_packet_why(linktype, data, caplen, wire_len, &p->pkt, &p->why);
-    if (p->result == DECODE_OK)
-        flow_cache_hash_packet(&p->pkt);
-}
-
 void sensor_config_default(sensor_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -54,10 +37,7 @@ sensor_t *sensor_new(const sensor_config_t *cfg, flow_emit_fn emit, void *ctx, c
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    capture_config_t cc = cfg->capture;
-    cc.prepare = sensor_prepare; /* decoding overlaps the flow work when reading a file */
-    cc.prepare_size = sizeof(prepared_t);
-    self->cap = capture_open(&cc, err, errlen);
+    self->cap = capture_open(&cfg->capture, err, errlen);
     if (!self->cap)
         goto fail;
     self->linktype = capture_linktype(self->cap);
@@ -100,27 +80,17 @@ void sensor_destroy(sensor_t **pself)
 }
 
 static void sensor_on_packet(void *ctx, uint64_t ts_ns, const uint8_t *data, uint32_t caplen,
-                             uint32_t wire_len, const void *prep)
+                             uint32_t wire_len)
 {
     sensor_t *self = ctx;
+    packet_t pkt;
     self->packets++;
     self->bytes += wire_len;
-    if (prep) {
-        const prepared_t *p = prep;
-        if (p->result != DECODE_OK) {
-            self->reasons.reasons[p->why]++;
-            return;
-        }
-        self->decoded++;
-        flow_cache_process(self->cache, &p->pkt);
-        return;
-    }
-    packet_t pkt;
-    pkt.ts_ns = ts_ns;
     if (decode_packet(self->linktype, data, caplen, wire_len, &pkt, &self->reasons) !=
         DECODE_OK)
         return;
     self->decoded++;
+    pkt.ts_ns = ts_ns;
     flow_cache_process(self->cache, &pkt);
 }
 

@@ -294,53 +294,6 @@ static void test_icmp(void)
     flow_cache_destroy(&c);
 }
 
-/* A hash computed ahead (on a file's read-ahead thread) keys the flow exactly as the cache's
- * own, for either direction, for ICMP and for a first fragment; later fragments keep none. */
-static void test_hash_ahead(void)
-{
-    flow_cache_t *c = new_cache(10);
-    packet_t a = tcp(1, 40000, 2, 80, 0x02, SEC);
-    flow_cache_process(c, &a);
-    packet_t b = tcp(2, 80, 1, 40000, 0x12, SEC + 1000);
-    flow_cache_hash_packet(&b);
-    CHECK_EQ(b.has_hash, 1);
-    flow_cache_process(c, &b);
-    packet_t e = pkt(3, 0, 4, 0, 1, SEC);
-    e.has_ports = 0;
-    e.icmp_type = 8;
-    flow_cache_hash_packet(&e);
-    flow_cache_process(c, &e);
-    packet_t r = pkt(4, 0, 3, 0, 1, SEC);
-    r.has_ports = 0;
-    r.icmp_type = 0;
-    flow_cache_process(c, &r); /* the reply, hashed by the cache itself */
-    packet_t f1 = pkt(5, 1000, 6, 2000, 17, SEC);
-    f1.is_fragment = 1;
-    f1.first_fragment = 1;
-    f1.frag_id = 7;
-    flow_cache_hash_packet(&f1);
-    CHECK_EQ(f1.has_hash, 1);
-    flow_cache_process(c, &f1);
-    packet_t f2 = pkt(5, 0, 6, 0, 17, SEC);
-    f2.has_ports = 0;
-    f2.is_fragment = 1;
-    f2.frag_id = 7;
-    flow_cache_hash_packet(&f2);
-    CHECK_EQ(f2.has_hash, 0);
-    flow_cache_process(c, &f2);
-    flow_cache_stats_t st;
-    flow_cache_get_stats(c, &st);
-    CHECK_EQ(st.flows_created, 3);
-    CHECK_EQ(st.frag_attributed, 1);
-    flow_cache_flush(c, END_SHUTDOWN);
-    for (int i = 0; i < nevents; i++)
-        if (events[i].ev == FLOW_EV_END) {
-            CHECK_EQ(events[i].pkts[0], events[i].srv_port == 2000 ? 2 : 1);
-            CHECK_EQ(events[i].pkts[1], events[i].srv_port == 2000 ? 0 : 1);
-        }
-    flow_cache_destroy(&c);
-}
-
 int main(void)
 {
     test_direction();
@@ -351,6 +304,5 @@ int main(void)
     test_fragments();
     test_retransmissions();
     test_icmp();
-    test_hash_ahead();
     return check_report();
 }
