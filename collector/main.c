@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -492,6 +493,11 @@ static int list_scripts(const options_t *o)
 
 int main(int argc, char **argv)
 {
+    /* Threads hand each other buffers (syslog chunks, batches, alerts) that the receiver
+     * frees: keep freed memory in the process instead of trimming it and faulting it back in
+     * at the next allocation, which costs more than the copy into it. */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_MMAP_THRESHOLD, 16 << 20);
     options_t o;
     memset(&o, 0, sizeof o);
     if (parse_options(argc, argv, &o) != 0)

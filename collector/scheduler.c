@@ -1589,6 +1589,7 @@ scheduler_t *scheduler_new(const scheduler_config_t *cfg, char *err, size_t errl
         goto fail;
     }
     self->started = 1;
+    pthread_setname_np(self->thread, "scheduler"); /* best effort: top -H, perf */
     if (thread_gate_wait(&self->gate, err, errlen) != 0)
         goto fail;
     return self;

@@ -31,7 +31,10 @@
 #define TCP_WAIT_MS     10000        /* a batch with TCP messages waits this long for room */
 #define CHUNK_BYTES     (64 * 1024)  /* messages handed to a thread together (larger: alone) */
 #define CHUNK_SLACK     4096         /* more unused bytes than this are given back at hand-on */
-#define CHUNK_SPARES    64           /* handled chunks kept for reuse by the listener */
+#define QUEUE_BYTES     (8u << 20)   /* message bytes a thread's queue holds at most */
+/* handled chunks kept for reuse by the listener: every chunk a full queue holds, so a busy
+ * listener writes into memory it touched before (a fresh page costs a page fault) */
+#define CHUNK_SPARES    ((int)(SYSLOG_WORKERS_MAX * (QUEUE_BYTES / CHUNK_BYTES + 2)))
 #define FLOW_ID_WINDOW  1024         /* "flow_id" is looked for in the first bytes of a JSON body */
 #define LIST_MAX        64           /* scripts per state in the published counters */
 #define LIST_EVERY_NS   1000000000ull
@@ -120,6 +123,7 @@ typedef struct worker {
     int index;
     queue_t *in;           /* chunks */
     _Atomic size_t queued; /* messages in those chunks */
+    _Atomic size_t queued_bytes; /* and their bytes */
     pthread_t thread;
     int started;
     script_engine_t *engine;
@@ -129,8 +133,8 @@ typedef struct worker {
     int fn_params;
     char last_source[SOURCE_MAX]; /* the source of the last message and its counter slot */
     int last_slot;
-    _Atomic uint64_t dispatched, no_script, flows, flow_batches, flow_errors, stats_messages,
-        attached, attach_misses, calls, errors;
+    _Atomic uint64_t dispatched, no_script, flows, flows_merged, flow_batches, flow_errors,
+        stats_messages, attached, attach_misses, calls, errors;
     source_counts_t counts;
     uint64_t sync_done; /* under d->sync_lock */
     /* script counters for the runtime file: the state's list, copied about once a second */
@@ -329,21 +333,25 @@ static const char *addr_text(syslog_dispatch_t *self, const struct sockaddr_stor
 
 static int worker_has_room(syslog_dispatch_t *self, worker_t *w)
 {
-    return atomic_load_explicit(&w->queued, memory_order_relaxed) < self->queue_cap;
+    return atomic_load_explicit(&w->queued, memory_order_relaxed) < self->queue_cap &&
+           atomic_load_explicit(&w->queued_bytes, memory_order_relaxed) < QUEUE_BYTES;
 }
 
 /* Queues a chunk for thread w: 0 (the chunk is the thread's now), or -1 (still the caller's). */
 static int worker_push(worker_t *w, chunk_t *c)
 {
     uint32_t n = c->n;
+    size_t bytes = c->used;
     atomic_fetch_add_explicit(&w->queued, n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->queued_bytes, bytes, memory_order_relaxed);
     if (queue_push(w->in, c) == 0) return 0;
     atomic_fetch_sub_explicit(&w->queued, n, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&w->queued_bytes, bytes, memory_order_relaxed);
     return -1;
 }
 
-/* Hands thread i's pending chunk to it. A thread's queue holds up to queue_cap messages
- * (passed by at most one chunk). UDP: no room, dropped. TCP: waits for room rather than drop;
+/* Hands thread i's pending chunk to it. A thread's queue holds up to queue_cap messages and
+ * QUEUE_BYTES bytes (passed by at most one chunk). UDP: no room, dropped. TCP: waits for room rather than drop;
  * this blocks the listener thread, so every TCP sender is slowed down by TCP flow control
  * (UDP datagrams wait in the socket buffer). A thread stuck that long (shutdown: ingest gone)
  * makes TCP drop again. */
@@ -692,6 +700,19 @@ static int event_of(const char *s)
     return -1;
 }
 
+/* An update supersedes the flow's previous update while both wait in the same batch:
+ * updates carry cumulative counters, the collector applies them in order and nothing of the
+ * flow lies between the two. (IDS alerts come in bursts on one flow, each refreshing it.)
+ * The slot of the flow's last record in the batch when that one is an update, else -1. */
+static int update_to_replace(const batch_t *b, const Zflow__Flow *m)
+{
+    if (m->event != ZFLOW__FLOW_EVENT__FLOW_EVENT_UPDATE) return -1;
+    for (int j = b->n - 1; j >= 0; j--)
+        if (b->ptrs[j]->flow_id == m->flow_id)
+            return b->ptrs[j]->event == ZFLOW__FLOW_EVENT__FLOW_EVENT_UPDATE ? j : -1;
+    return -1;
+}
+
 /* zflow_syslog.flow{event=, flow_id=, client_ip=, server_ip=, client_port=, server_port=,
  * l4_proto=, c2s_bytes=, s2c_bytes=, c2s_packets=, s2c_packets=, first_seen=, last_seen=,
  * l7_proto_name=, l7_master_name=, l7_app_name=, l7_category=, server_name=, community_id=,
@@ -760,9 +781,21 @@ static int api_flow(lua_State *L)
         flow_buf_clear(f);
         return luaL_error(L, "flow rejected: a field is out of range");
     }
+    bump(&w->flows, 1);
+    int j = update_to_replace(b, m);
+    if (j >= 0) {
+        flow_buf_t *old = &b->flows[j];
+        flow_buf_clear(old);
+        *old = *f; /* its strings move with it; the addresses point into the slot */
+        old->msg.client_ip.data = old->cli;
+        old->msg.server_ip.data = old->srv;
+        f->n_strs = 0;
+        bump(&w->flows_merged, 1);
+        lua_pushboolean(L, 1);
+        return 1;
+    }
     b->ptrs[b->n] = m;
     if (b->n++ == 0) b->first_ns = now;
-    bump(&w->flows, 1);
     if (b->n == BATCH_FLOWS) batch_flush(w, b);
     lua_pushboolean(L, 1);
     return 1;
@@ -1061,6 +1094,7 @@ static void *worker_main(void *arg)
                 p += it->size;
             }
             atomic_fetch_sub_explicit(&w->queued, c->n, memory_order_relaxed);
+            atomic_fetch_sub_explicit(&w->queued_bytes, c->used, memory_order_relaxed);
         } else if (atomic_load(&self->stop)) {
             break;
         } else {
@@ -1346,6 +1380,7 @@ void syslog_dispatch_get_stats(syslog_dispatch_t *self, syslog_dispatch_stats_t 
         o->dispatched += get(&w->dispatched);
         o->no_script += get(&w->no_script);
         o->flows += get(&w->flows);
+        o->flows_merged += get(&w->flows_merged);
         o->flow_batches += get(&w->flow_batches);
         o->flow_errors += get(&w->flow_errors);
         o->stats_messages += get(&w->stats_messages);
@@ -1382,11 +1417,11 @@ void syslog_dispatch_print_status(syslog_dispatch_t *self, FILE *out)
     fprintf(out,
             "\"syslog\":{\"received\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"queue_full\":%" PRIu64
             ",\"dispatched\":%" PRIu64 ",\"no_script\":%" PRIu64 ",\"flows\":%" PRIu64
-            ",\"flow_errors\":%" PRIu64 ",\"stats_messages\":%" PRIu64 ",\"attached\":%" PRIu64
+            ",\"flows_merged\":%" PRIu64 ",\"flow_errors\":%" PRIu64 ",\"stats_messages\":%" PRIu64 ",\"attached\":%" PRIu64
             ",\"attach_misses\":%" PRIu64 ",\"calls\":%" PRIu64 ",\"errors\":%" PRIu64
             ",\"threads\":%d,\"queued\":%" PRIu64 ",\"sources\":{",
             s.received, s.malformed, s.queue_full, s.dispatched, s.no_script, s.flows,
-            s.flow_errors, s.stats_messages, s.attached, s.attach_misses, s.calls, s.errors,
+            s.flows_merged, s.flow_errors, s.stats_messages, s.attached, s.attach_misses, s.calls, s.errors,
             self->n_workers, queued);
     pthread_mutex_lock(&self->src_lock);
     int n = atomic_load_explicit(&self->n_sources, memory_order_relaxed), k = 0;

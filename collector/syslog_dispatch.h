@@ -46,7 +46,7 @@ typedef struct syslog_dispatch_stats {
     uint64_t queue_full; /* dropped: the scripts are behind */
     uint64_t dispatched; /* handed to a script */
     uint64_t no_script;  /* no script for the source (per source below) */
-    uint64_t flows, flow_batches, flow_errors, stats_messages;
+    uint64_t flows, flows_merged, flow_batches, flow_errors, stats_messages;
     uint64_t attached, attach_misses; /* alerts attached to probe flows by Community ID */
     uint64_t calls, errors;           /* script calls and errors */
 } syslog_dispatch_stats_t;

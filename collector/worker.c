@@ -648,6 +648,9 @@ worker_t *worker_new(const worker_config_t *cfg, char *err, size_t errlen)
         goto fail;
     }
     self->started = 1;
+    char tname[16];
+    snprintf(tname, sizeof tname, "flow-worker-%u", (unsigned)self->cfg.index % 1000u);
+    pthread_setname_np(self->thread, tname); /* best effort: top -H, perf */
     if (thread_gate_wait(&self->gate, err, errlen) != 0)
         goto fail;
     return self;
