@@ -189,7 +189,7 @@ total = flows * n
 fps = total / secs
 cpu = (int(c1) - int(c0)) / int(tck)
 # per thread: the main thread (tid = pid) is ingest (receive, decode, dispatch, ack); the
-# workers are the threads that share its name; ZMQbg/IO is libzmq's I/O thread
+# workers are the threads named flow-worker-N; ZMQbg/IO is libzmq's I/O thread
 def snap(name):
     out = {}
     for line in open(os.path.join(d, name)):
@@ -200,7 +200,7 @@ th0, th1 = snap("threads0"), snap("threads1")
 pid = min(th1, key=int)
 busy = {tid: (th1[tid][1] - th0.get(tid, (None, 0))[1]) / int(tck) / wall for tid in th1}
 ingest_share = busy[pid]
-worker_share = max([v for t, v in busy.items() if t != pid and th1[t][0] == th1[pid][0]] or [0])
+worker_share = max([v for t, v in busy.items() if th1[t][0].startswith("flow-worker-")] or [0])
 zmq_share = sum(v for t, v in busy.items() if th1[t][0].startswith("ZMQbg/IO"))
 ok = (len(lg) == n and all(x.get("drained") and x.get("dropped_batches") == 0 for x in lg)
       and lost == 0 and sum(p["flow_events"] for p in st["registry"]["probes"]) ==

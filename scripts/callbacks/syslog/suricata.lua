@@ -231,7 +231,16 @@ local handlers = {
    stats = handle_stats,
 }
 
+local find = string.find
+
 function suricata.hooks.handleEvent(message)
+   -- An event type no handler takes (fileinfo, anomaly, ...) is counted without decoding
+   -- it: Eve writes the top-level "event_type" before any nested object.
+   local _, _, etype = find(message, '"event_type":"([%w_]+)"')
+   if etype and not handlers[etype] then
+      zs.count("other_events")
+      return
+   end
    local ev = decode(message)
    if type(ev) ~= "table" then
       zs.count("malformed_json")
