@@ -15,6 +15,7 @@
 typedef struct entry {
     struct entry *next;          /* hash chain */
     struct entry *older, *newer; /* ended entries, oldest first (for expiry and eviction) */
+    uint32_t hash;               /* cid_hash(cid): compared before the string */
     char cid[CID_MAX];
     const iface_t *iface;
     uint64_t flow_id;
@@ -104,7 +105,7 @@ static void ended_unlink(shard_t *s, entry_t *e)
 /* Removes an entry from its chain and the ended list, and frees it. */
 static void entry_drop(shard_t *s, entry_t *e)
 {
-    entry_t **pp = bucket_of(s, cid_hash(e->cid));
+    entry_t **pp = bucket_of(s, e->hash);
     while (*pp && *pp != e)
         pp = &(*pp)->next;
     if (*pp)
@@ -134,7 +135,7 @@ static void grow(shard_t *s)
         entry_t *e = s->buckets[b];
         while (e) {
             entry_t *next = e->next;
-            entry_t **head = &nb[(cid_hash(e->cid) / SHARDS) & (n - 1)];
+            entry_t **head = &nb[(e->hash / SHARDS) & (n - 1)];
             e->next = *head;
             *head = e;
             e = next;
@@ -155,7 +156,7 @@ void cid_index_add(cid_index_t *self, const char *cid, const iface_t *iface, uin
     entry_t *same = NULL, *oldest_same_ended = NULL;
     int n_same = 0;
     for (entry_t *e = *bucket_of(s, h); e; e = e->next) {
-        if (strcmp(e->cid, cid) != 0)
+        if (e->hash != h || strcmp(e->cid, cid) != 0)
             continue;
         n_same++;
         if (e->iface == iface && e->flow_id == flow_id)
@@ -188,7 +189,8 @@ void cid_index_add(cid_index_t *self, const char *cid, const iface_t *iface, uin
         grow(s);
     entry_t *e = calloc(1, sizeof *e);
     if (e) {
-        snprintf(e->cid, sizeof e->cid, "%s", cid);
+        memcpy(e->cid, cid, strlen(cid) + 1); /* shorter than CID_MAX: checked above */
+        e->hash = h;
         e->iface = iface;
         e->flow_id = flow_id;
         entry_t **head = bucket_of(s, h);
@@ -209,7 +211,7 @@ void cid_index_end(cid_index_t *self, const char *cid, const iface_t *iface, uin
     shard_t *s = &self->shards[h % SHARDS];
     pthread_mutex_lock(&s->lock);
     for (entry_t *e = *bucket_of(s, h); e; e = e->next)
-        if (e->iface == iface && e->flow_id == flow_id && !e->ended_s &&
+        if (e->hash == h && e->iface == iface && e->flow_id == flow_id && !e->ended_s &&
             strcmp(e->cid, cid) == 0) {
             e->ended_s = now_s > 0 ? now_s : 1;
             e->older = s->newest; /* append to the ended list (times only grow) */
@@ -235,7 +237,7 @@ int cid_index_find(cid_index_t *self, const char *cid, int64_t now_s, cid_match_
     pthread_mutex_lock(&s->lock);
     expire(s, now_s, 0);
     for (entry_t *e = *bucket_of(s, h); e; e = e->next) {
-        if (strcmp(e->cid, cid) != 0)
+        if (e->hash != h || strcmp(e->cid, cid) != 0)
             continue;
         int better = !out->found || (!e->ended_s && out->ended) ||
                      (e->ended_s && out->ended && e->ended_s > out->ended_s);
