@@ -550,8 +550,11 @@ int main(int argc, char **argv)
         goto out;
     }
     netstats = netstats_new(nets);
-    cids = cid_index_new(4000000);
-    if (!netstats || !cids)
+    /* Only syslog scripts look flows up by Community ID (attach_alert): without a syslog
+     * listener the index would cost every flow a hash insert and removal for nothing. */
+    if (o.n_syslog && !(cids = cid_index_new(4000000)))
+        goto out;
+    if (!netstats)
         goto out;
     if (make_dirs(o.data_dir) != 0) {
         fprintf(stderr, "zflow-collector: cannot create data directory %s: %s\n", o.data_dir,
