@@ -430,7 +430,9 @@ static int batch_reserve(export_t *self)
 {
     size_t need = self->headroom + self->batch_len + CODEC_MAX_FLOW_ENCODED;
     if (self->batch && need <= self->batch_cap) return 0;
-    size_t cap = self->batch_cap ? self->batch_cap * 2 : self->headroom + self->batch_hint;
+    /* first: the size the last batch had, plus room for the flow that fills it (no growth) */
+    size_t cap = self->batch_cap ? self->batch_cap * 2
+                                 : self->headroom + self->batch_hint + CODEC_MAX_FLOW_ENCODED;
     if (cap < need) cap = need;
     if (cap > self->headroom + self->body_cap) cap = self->headroom + self->body_cap;
     uint8_t *nb = realloc(self->batch, cap);
