@@ -103,24 +103,6 @@ static inline int ip_equal(const uint8_t *a, const uint8_t *b, int v6)
     return a4 == b4;
 }
 
-/* The ports a packet's flow is keyed on, when the packet carries them itself (not a later
- * fragment): ICMP type and code map to ports as Community ID does, no ports are zeros. */
-static inline void packet_ports(const packet_t *p, uint16_t *sport, uint16_t *dport)
-{
-    *sport = p->src_port;
-    *dport = p->dst_port;
-    if (p->l4_proto == PROTO_ICMP || p->l4_proto == PROTO_ICMPV6)
-        community_id_icmp_ports(p->ip_version, p->icmp_type, p->icmp_code, sport, dport);
-    else if (!p->has_ports)
-        *sport = *dport = 0;
-}
-
-static inline uint32_t packet_hash(const packet_t *p, uint16_t sport, uint16_t dport)
-{
-    return tuple_hash(p->src_ip, sport, p->dst_ip, dport, p->ip_version == 6, p->l4_proto,
-                      p->vlan_outer);
-}
-
 static void list_unlink(flow_list_t *l, flow_t *f)
 {
     if (f->prev)
@@ -490,8 +472,7 @@ void flow_cache_process(flow_cache_t *self, const packet_t *p)
     if (p->ts_ns > self->clock)
         self->clock = p->ts_ns;
 
-    uint16_t sport, dport;
-    uint32_t h;
+    uint16_t sport = p->src_port, dport = p->dst_port;
     if (p->is_fragment && !p->first_fragment) {
         if (frag_lookup(self, p, &sport, &dport) == 0) {
             self->stats.frag_attributed++;
@@ -499,13 +480,17 @@ void flow_cache_process(flow_cache_t *self, const packet_t *p)
             self->stats.frag_orphans++;
             sport = dport = 0;
         }
-        h = packet_hash(p, sport, dport);
     } else {
-        packet_ports(p, &sport, &dport);
+        if (p->l4_proto == PROTO_ICMP || p->l4_proto == PROTO_ICMPV6)
+            community_id_icmp_ports(p->ip_version, p->icmp_type, p->icmp_code, &sport, &dport);
+        else if (!p->has_ports)
+            sport = dport = 0;
         if (p->is_fragment)
             frag_remember(self, p, sport, dport);
-        h = packet_hash(p, sport, dport);
     }
+
+    uint32_t h = tuple_hash(p->src_ip, sport, p->dst_ip, dport, p->ip_version == 6, p->l4_proto,
+                            p->vlan_outer);
     int dir = 0;
     flow_t *f = flow_lookup(self, p, sport, dport, h, &dir);
     if (f && (f->state & FLOW_STATE_CLOSING) && dir == 0 && p->l4_proto == PROTO_TCP &&
