@@ -27,6 +27,7 @@
 #include "script_engine.h"
 
 #include "lua_api.h"
+#include "asan_poison.h"
 
 #include <lauxlib.h>
 #include <lualib.h>
@@ -109,19 +110,6 @@ typedef struct script {
  * locking, and Lua tells the size of every block it frees, so no headers. Scripts make and
  * drop thousands of these per call (a decoded JSON event), more than malloc's per-thread
  * cache holds. The slabs go when the state is closed. */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ZFLOW_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(ZFLOW_ASAN)
-#include <sanitizer/asan_interface.h>
-#define POOL_POISON(b, n)   ASAN_POISON_MEMORY_REGION((b), (n))
-#define POOL_UNPOISON(b, n) ASAN_UNPOISON_MEMORY_REGION((b), (n))
-#else
-#define POOL_POISON(b, n)   ((void)(b), (void)(n))
-#define POOL_UNPOISON(b, n) ((void)(b), (void)(n))
-#endif
 #define POOL_MAX     512
 #define POOL_GRAIN   16
 #define POOL_CLASSES (POOL_MAX / POOL_GRAIN)
@@ -310,7 +298,7 @@ static void *pool_get(pool_t *p, size_t size)
     unsigned k = pool_class(size);
     void *b = p->free[k];
     if (b) {
-        POOL_UNPOISON(b, size > sizeof(void *) ? size : sizeof(void *));
+        ZFLOW_UNPOISON(b, size > sizeof(void *) ? size : sizeof(void *));
         memcpy(&p->free[k], b, sizeof(void *)); /* the next free block */
         return b;
     }
@@ -322,21 +310,21 @@ static void *pool_get(pool_t *p, size_t size)
         p->slabs = slab;
         p->cur = (char *)slab->data;
         p->end = (char *)slab + POOL_SLAB;
-        POOL_POISON(p->cur, (size_t)(p->end - p->cur)); /* an overrun of a block is caught */
+        ZFLOW_POISON(p->cur, (size_t)(p->end - p->cur)); /* an overrun of a block is caught */
     }
     b = p->cur;
     p->cur += bytes;
-    POOL_UNPOISON(b, size);
+    ZFLOW_UNPOISON(b, size);
     return b;
 }
 
 static inline void pool_put(pool_t *p, void *b, size_t size)
 {
     unsigned k = pool_class(size);
-    POOL_POISON(b, (size_t)(k + 1) * POOL_GRAIN); /* a use after free is caught */
-    POOL_UNPOISON(b, sizeof(void *));
+    ZFLOW_POISON(b, (size_t)(k + 1) * POOL_GRAIN); /* a use after free is caught */
+    ZFLOW_UNPOISON(b, sizeof(void *));
     memcpy(b, &p->free[k], sizeof(void *));
-    POOL_POISON(b, sizeof(void *));
+    ZFLOW_POISON(b, sizeof(void *));
     p->free[k] = b;
 }
 
@@ -344,7 +332,7 @@ static void pool_release(pool_t *p)
 {
     while (p->slabs) {
         pool_slab_t *next = p->slabs->next;
-        POOL_UNPOISON(p->slabs, POOL_SLAB);
+        ZFLOW_UNPOISON(p->slabs, POOL_SLAB);
         free(p->slabs);
         p->slabs = next;
     }
@@ -357,8 +345,8 @@ static void *block_resize(pool_t *p, void *ptr, size_t old, size_t nsize)
     if (!ptr) return nsize <= POOL_MAX ? pool_get(p, nsize) : malloc(nsize);
     if (old > POOL_MAX && nsize > POOL_MAX) return realloc(ptr, nsize);
     if (old <= POOL_MAX && nsize <= POOL_MAX && pool_class(old) == pool_class(nsize)) {
-        POOL_POISON(ptr, (size_t)(pool_class(old) + 1) * POOL_GRAIN);
-        POOL_UNPOISON(ptr, nsize);
+        ZFLOW_POISON(ptr, (size_t)(pool_class(old) + 1) * POOL_GRAIN);
+        ZFLOW_UNPOISON(ptr, nsize);
         return ptr;
     }
     void *n = nsize <= POOL_MAX ? pool_get(p, nsize) : malloc(nsize);

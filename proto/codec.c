@@ -2,6 +2,8 @@
  * (JSON per RFC 8259). */
 #include "codec.h"
 
+#include "asan_poison.h"
+
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -290,22 +292,8 @@ int codec_pack_batch_header(const Zflow__Envelope *hdr, size_t batch_len, uint8_
  * handed out again, so a batch does not keep one dead scratch array per flow. */
 #define ARENA_REUSE_MIN 512u
 
-/* Unused arena space is poisoned, so AddressSanitizer still sees a read past a field. */
-#if defined(__SANITIZE_ADDRESS__)
-#define ARENA_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ARENA_ASAN 1
-#endif
-#endif
-#ifdef ARENA_ASAN
-#include <sanitizer/asan_interface.h>
-#define ARENA_POISON(p, n)   ASAN_POISON_MEMORY_REGION(p, n)
-#define ARENA_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
-#else
-#define ARENA_POISON(p, n)   ((void)(p), (void)(n))
-#define ARENA_UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
+/* Unused arena space is poisoned (asan_poison.h), so AddressSanitizer still sees a read past a
+ * field. */
 
 /* Header of every block after the first. */
 typedef union arena_block {
@@ -381,7 +369,7 @@ static void arena_cache_put(void *block, size_t size)
         free(block);
         return;
     }
-    ARENA_POISON(block, size);
+    ZFLOW_POISON(block, size);
     pthread_mutex_lock(&arena_cache.mu);
     if (arena_cache.n < ARENA_CACHE_BLOCKS && arena_cache.bytes + size <= ARENA_CACHE_MAX_BYTES) {
         arena_cache.block[arena_cache.n] = block;
@@ -428,7 +416,7 @@ static int arena_grow(codec_msg_t *m, size_t size)
     m->grow = 2 * bsize;
     m->next = (unsigned char *)(b + 1);
     m->end = (unsigned char *)b + bsize;
-    ARENA_POISON(m->next, (size_t)(m->end - m->next));
+    ZFLOW_POISON(m->next, (size_t)(m->end - m->next));
     return 0;
 }
 
@@ -441,14 +429,14 @@ static void *arena_alloc(void *data, size_t size)
         m->spare = NULL;
         m->big = p;
         m->big_size = m->spare_size;
-        ARENA_UNPOISON(p, size);
+        ZFLOW_UNPOISON(p, size);
         return p;
     }
     /* the free part is a multiple of ARENA_ALIGN, so a size that fits still fits rounded */
     if (size > (size_t)(m->end - m->next) && arena_grow(m, size) != 0) return NULL;
     void *p = m->next;
     m->next += arena_round(size);
-    ARENA_UNPOISON(p, size);
+    ZFLOW_UNPOISON(p, size);
     if (size >= ARENA_REUSE_MIN) {
         m->big = p;
         m->big_size = arena_round(size);
@@ -464,7 +452,7 @@ static void arena_free(void *data, void *ptr)
         m->spare = ptr;
         m->spare_size = m->big_size;
         m->big = NULL;
-        ARENA_POISON(ptr, m->spare_size);
+        ZFLOW_POISON(ptr, m->spare_size);
     }
 }
 
@@ -615,7 +603,7 @@ codec_error_t codec_unpack(const uint8_t *buf, size_t len, codec_msg_t **out)
     size_t got = 0;
     codec_msg_t *m = arena_cache_take(first, &got);
     if (m) {
-        ARENA_UNPOISON(m, ARENA_HEADER); /* (only `first` bytes of it are used: the budget) */
+        ZFLOW_UNPOISON(m, ARENA_HEADER); /* (only `first` bytes of it are used: the budget) */
     } else if (!(m = malloc(first))) {
         return CODEC_ERR_UNPACK;
     } else {
@@ -626,7 +614,7 @@ codec_error_t codec_unpack(const uint8_t *buf, size_t len, codec_msg_t **out)
                        .end = (unsigned char *)m + first,
                        .left = budget - first,
                        .grow = 2 * first};
-    ARENA_POISON(m->next, first - ARENA_HEADER);
+    ZFLOW_POISON(m->next, first - ARENA_HEADER);
     ProtobufCAllocator alloc = {arena_alloc, arena_free, m};
     m->env = zflow__envelope__unpack(&alloc, len, buf);
     codec_error_t err = CODEC_ERR_UNPACK;
