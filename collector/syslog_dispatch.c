@@ -351,10 +351,10 @@ static int worker_push(worker_t *w, chunk_t *c)
 }
 
 /* Hands thread i's pending chunk to it. A thread's queue holds up to queue_cap messages and
- * QUEUE_BYTES bytes (passed by at most one chunk). UDP: no room, dropped. TCP: waits for room rather than drop;
- * this blocks the listener thread, so every TCP sender is slowed down by TCP flow control
- * (UDP datagrams wait in the socket buffer). A thread stuck that long (shutdown: ingest gone)
- * makes TCP drop again. */
+ * QUEUE_BYTES bytes (passed by at most one chunk). UDP: no room, dropped. TCP: waits for room
+ * rather than drop; this blocks the listener thread, so every TCP sender is slowed down by TCP
+ * flow control (UDP datagrams wait in the socket buffer). A thread stuck that long (shutdown:
+ * ingest gone) makes TCP drop again. */
 static void hand_on(syslog_dispatch_t *self, int i)
 {
     chunk_t *c = self->pend[i];
@@ -1417,11 +1417,13 @@ void syslog_dispatch_print_status(syslog_dispatch_t *self, FILE *out)
     fprintf(out,
             "\"syslog\":{\"received\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"queue_full\":%" PRIu64
             ",\"dispatched\":%" PRIu64 ",\"no_script\":%" PRIu64 ",\"flows\":%" PRIu64
-            ",\"flows_merged\":%" PRIu64 ",\"flow_errors\":%" PRIu64 ",\"stats_messages\":%" PRIu64 ",\"attached\":%" PRIu64
+            ",\"flows_merged\":%" PRIu64 ",\"flow_errors\":%" PRIu64
+            ",\"stats_messages\":%" PRIu64 ",\"attached\":%" PRIu64
             ",\"attach_misses\":%" PRIu64 ",\"calls\":%" PRIu64 ",\"errors\":%" PRIu64
             ",\"threads\":%d,\"queued\":%" PRIu64 ",\"sources\":{",
             s.received, s.malformed, s.queue_full, s.dispatched, s.no_script, s.flows,
-            s.flows_merged, s.flow_errors, s.stats_messages, s.attached, s.attach_misses, s.calls, s.errors,
+            s.flows_merged, s.flow_errors, s.stats_messages, s.attached, s.attach_misses, s.calls,
+            s.errors,
             self->n_workers, queued);
     pthread_mutex_lock(&self->src_lock);
     int n = atomic_load_explicit(&self->n_sources, memory_order_relaxed), k = 0;
