@@ -231,12 +231,14 @@ local handlers = {
    stats = handle_stats,
 }
 
-local find = string.find
+local find, match = string.find, string.match
 
 function suricata.hooks.handleEvent(message)
    -- An event type no handler takes (fileinfo, anomaly, ...) is counted without decoding
-   -- it: Eve writes the top-level "event_type" before any nested object.
-   local _, _, etype = find(message, '"event_type":"([%w_]+)"')
+   -- it: Eve writes the top-level "event_type" before any nested object. (A plain find, then
+   -- an anchored match: a pattern search tries its whole pattern at every byte before it.)
+   local _, key_end = find(message, '"event_type":"', 1, true)
+   local etype = key_end and match(message, "^[%w_]+", key_end + 1)
    if etype and not handlers[etype] then
       zs.count("other_events")
       return
