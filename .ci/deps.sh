@@ -11,6 +11,7 @@ BUILD_PKGS=(
   liblua5.4-dev lua5.4 lua-dkjson lua-cjson
   libpcap-dev libndpi-dev
   libsqlite3-dev sqlite3
+  libyajl-dev
   libsnmp-dev nettle-dev
 )
 TEST_PKGS=(

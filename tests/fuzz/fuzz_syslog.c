@@ -1,6 +1,7 @@
-/* fuzz_syslog: libFuzzer target for syslog_parse(), syslog_eve_time() and the RFC 6587 TCP
- * framer; the input is parsed as one message and framed as a stream, whole and in pieces (same
- * frames required). */
+/* fuzz_syslog: libFuzzer target for syslog_parse(), syslog_eve_time(), json_pick() and the RFC
+ * 6587 TCP framer; the input is parsed as one message, picked from as JSON, and framed as a
+ * stream, whole and in pieces (same frames required). */
+#include "json_pick.h"
 #include "syslog_framer.h"
 #include "syslog_parse.h"
 
@@ -61,6 +62,29 @@ static void on_frame(void *ctx, const char *msg, size_t len)
     check_parse(msg, len);
 }
 
+/* json_pick's callback: a value must be well-formed; counts the reports. */
+static int on_pick(void *ctx, int index, const json_pick_value_t *v)
+{
+    if (index < 0 || index >= 4) abort();
+    if (v->type == JSON_PICK_STRING && v->len && !v->s) abort();
+    if (v->type == JSON_PICK_BOOL && v->i != 0 && v->i != 1) abort();
+    (*(int *)ctx)++;
+    return 0;
+}
+
+/* Picks a few paths (a key-path prefix of another among them); a failed pick has a reason. */
+static void check_pick(const char *buf, size_t len)
+{
+    static const char *const paths[] = {"event_type", "stats.decoder.pkts", "stats.decoder",
+                                        "a.b.c.d"};
+    char err[160] = "";
+    int reports = 0;
+    if (json_pick(buf, len, paths, 4, on_pick, &reports, err, sizeof err) != 0 &&
+        (!err[0] || strchr(err, '\n')))
+        abort();
+    if (reports > 0 && len < 16) abort(); /* {"event_type":1} is the shortest with a path */
+}
+
 /* Feeds the stream in pieces (sizes from a PRNG seeded by `seed`; 0: all at once). */
 static int frame_run(const char *buf, size_t len, size_t max_message, uint32_t seed, digest_t *d,
                      syslog_framer_stats_t *st)
@@ -105,6 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     check_parse(buf, size);
     (void)syslog_json_valid(buf, size);
+    check_pick(buf, size);
     syslog_eve_time_t t;
     if (syslog_eve_time(buf, size, &t) == 0 && t.is_float && t.value != t.value) abort(); /* NaN */
 

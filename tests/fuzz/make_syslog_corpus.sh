@@ -2,9 +2,9 @@
 # make_syslog_corpus.sh: seed corpus for fuzz_syslog from the syslog fixtures and Eve lines.
 # usage: make_syslog_corpus.sh SHARED_DIR OUT_DIR
 # Seeds: every logger capture, each RFC 5424 sample line and the sample file as one stream,
-# and every 10th Eve line bare, behind an RFC 3164 header (Suricata through a syslog daemon)
-# and behind an RFC 5424 header. OUT_DIR must lie in a build tree; files are named by content
-# hash (re-runs are idempotent).
+# every 10th Eve line bare, behind an RFC 3164 header (Suricata through a syslog daemon) and
+# behind an RFC 5424 header, and every stats event bare. OUT_DIR must lie in a build tree; files
+# are named by content hash (re-runs are idempotent).
 set -eu
 shared=$1 out=$2
 here=$(cd "$(dirname "$0")" && pwd -P)
@@ -34,5 +34,9 @@ awk 'NR % 10 == 1' "$shared/eve/curated.eve.json" | while IFS= read -r line; do
   printf '<14>Nov 27 21:24:31 sensor suricata[1234]: %s\n' "$line" | add
   printf '<169>1 2026-11-27T21:24:31.5+01:00 sensor suricata 1234 EVE [eve@32473 type="alert"] %s' \
     "$line" | add
+done
+# the stats events (json_pick's input in suricata.lua), bare
+grep '"event_type": *"stats"' "$shared/eve/curated.eve.json" | while IFS= read -r line; do
+  printf '%s' "$line" | add
 done
 echo "make_syslog_corpus.sh: $(ls "$out" | wc -l) inputs in $out"

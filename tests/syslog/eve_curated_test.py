@@ -4,8 +4,9 @@ through `logger -t suricata --tcp --octet-count` into the stock suricata.lua end
 the expected collector state: one ids_alert per Eve alert (message, score/severity mapping,
 signature and 5-tuple in the JSON, entity value = Community ID or flow id), the flows of the
 "syslog:suricata" interface (flow/netflow end them; alert/dns/http/tls create or update them;
-a flowEnd test script records each ended flow's 5-tuple, counters, L7 and Community ID), 4
-stats messages and the other event types counted. Every expectation is computed from the file
+a flowEnd test script records each ended flow's 5-tuple, counters, L7 and Community ID), the
+stats events with totals as interface statistics (one with only per-thread counters counted
+apart) and the other event types counted. Every expectation is computed from the file
 here."""
 import collections
 import json
@@ -18,6 +19,21 @@ import sysloglib as L  # noqa: E402
 FLOW_TYPES = ("flow", "netflow")
 ENRICH_TYPES = ("dns", "http", "tls")
 SCORE = {1: 100, 2: 50, 3: 10}
+# the totals suricata.lua reads from a stats event: (section, counter) -> interface statistic
+STATS_TOTALS = {("decoder", "pkts"): "packets", ("decoder", "bytes"): "bytes",
+                ("capture", "kernel_packets"): "pcap_recv",
+                ("capture", "kernel_drops"): "pcap_drop",
+                ("decoder", "invalid"): "decode_errors", ("flow", "active"): "active_flows"}
+
+
+def stats_totals(e):
+    """The interface statistics a stats event gives (None: it has none of the totals)."""
+    s = e.get("stats")
+    if not isinstance(s, dict):
+        return None
+    got = {name: s[sec][key] for (sec, key), name in STATS_TOTALS.items()
+           if isinstance(s.get(sec), dict) and isinstance(s[sec].get(key), (int, float))}
+    return {name: int(got.get(name, 0)) for name in STATS_TOTALS.values()} if got else None
 
 
 def severity_of(score):  # lua_alerts_severity_from_score()
@@ -108,6 +124,9 @@ def run():
                                len(exp_ended), exp_late, other))
     L.check_eq(sum(exp_alerts.values()), 155, "alerts in the file (MANIFEST)")
     L.check_eq(types["stats"], 4, "stats events in the file (MANIFEST)")
+    totals = [t for t in (stats_totals(json.loads(raw)) for raw in lines
+                          if json.loads(raw).get("event_type") == "stats") if t is not None]
+    L.check_eq(len(totals), 3, "stats events with totals in the file")
 
     sdir = env.scripts_dir("scripts", {"flow/syslog_test_flow_end.lua": L.FLOW_END_LUA})
     col = L.Collector(env, a.collector, "c", scripts_dirs=[sdir], installdir=a.source).start()
@@ -139,8 +158,10 @@ def run():
         L.check_eq(s[k], 0, "syslog." + k)
     L.check_eq(s["sources"], {"suricata": {"messages": 208, "no_script": 0}}, "syslog.sources")
     L.check_eq(s["flows"], exp_flow_events, "syslog.flows")
-    L.check_eq(s["stats_messages"], 4, "syslog.stats_messages")
-    L.check_eq(s["counters"], {"suricata/other_events": other}, "syslog.counters")
+    L.check_eq(s["stats_messages"], len(totals), "syslog.stats_messages")
+    L.check_eq(s["counters"], {"suricata/other_events": other,
+                               "suricata/stats_no_totals": types["stats"] - len(totals)},
+               "syslog.counters")
     L.check_eq(s["attached"], 0, "syslog.attached (no probe)")
     L.check_eq(s["attach_misses"],
                sum(n for k, n in exp_alerts.items() if json.loads(k[4]).get("community_id")),

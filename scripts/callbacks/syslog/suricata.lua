@@ -202,23 +202,38 @@ local function handle_enrich(ev)
    emit(rec)
 end
 
-local function num(t, a, b)
-   local v = type(t) == "table" and t[a]
-   if b then v = type(v) == "table" and v[b] end
-   return tonumber(v) or 0
+-- A stats event is large (15-40 KB: ~1,000 counters, per thread too) and six of its counters
+-- are used: zflow_syslog.json_pick reads them in one pass without decoding the rest.
+local stats_paths = {
+   "event_type", "stats.decoder.pkts", "stats.decoder.bytes", "stats.capture.kernel_packets",
+   "stats.capture.kernel_drops", "stats.decoder.invalid", "stats.flow.active",
+}
+
+local function counter(v, path)
+   local n = v[path]
+   return math.type(n) == "integer" and n or floor(tonumber(n) or 0)
 end
 
-local function handle_stats(ev)
-   local s = ev.stats
-   if type(s) ~= "table" then zs.count("bad_stats"); return end
+-- true when the text was a stats event (handled or counted), false when it is another one
+local function handle_stats(message)
+   local v = zs.json_pick(message, stats_paths)
+   if not v then zs.count("malformed_json"); return true end
+   if v.event_type ~= "stats" then return false end
+   if next(v, next(v)) == nil then
+      -- event_type alone: no totals (e.g. only the per-thread "threads" object), which must
+      -- not read as zero packets
+      zs.count("stats_no_totals")
+      return true
+   end
    zs.stats({
-      packets = floor(num(s, "decoder", "pkts")),
-      bytes = floor(num(s, "decoder", "bytes")),
-      pcap_recv = floor(num(s, "capture", "kernel_packets")),
-      pcap_drop = floor(num(s, "capture", "kernel_drops")),
-      decode_errors = floor(num(s, "decoder", "invalid")),
-      active_flows = floor(num(s, "flow", "active")),
+      packets = counter(v, "stats.decoder.pkts"),
+      bytes = counter(v, "stats.decoder.bytes"),
+      pcap_recv = counter(v, "stats.capture.kernel_packets"),
+      pcap_drop = counter(v, "stats.capture.kernel_drops"),
+      decode_errors = counter(v, "stats.decoder.invalid"),
+      active_flows = counter(v, "stats.flow.active"),
    })
+   return true
 end
 
 local handlers = {
@@ -228,7 +243,6 @@ local handlers = {
    dns = handle_enrich,
    http = handle_enrich,
    tls = handle_enrich,
-   stats = handle_stats,
 }
 
 local find, match = string.find, string.match
@@ -237,9 +251,10 @@ function suricata.hooks.handleEvent(message)
    -- An event type no handler takes (fileinfo, anomaly, ...) is counted without decoding
    -- it: Eve writes the top-level "event_type" before any nested object. (A plain find, then
    -- an anchored match: a pattern search tries its whole pattern at every byte before it.)
-   local _, key_end = find(message, '"event_type":"', 1, true)
-   local etype = key_end and match(message, "^[%w_]+", key_end + 1)
-   if etype and not handlers[etype] then
+   local _, key_end = find(message, '"event_type"', 1, true)
+   local etype = key_end and match(message, '^%s*:%s*"([%w_]+)"', key_end + 1)
+   if etype == "stats" and handle_stats(message) then return end
+   if etype and etype ~= "stats" and not handlers[etype] then
       zs.count("other_events")
       return
    end
@@ -249,7 +264,9 @@ function suricata.hooks.handleEvent(message)
       return
    end
    local h = handlers[ev.event_type]
-   if h then
+   if ev.event_type == "stats" then
+      handle_stats(message)
+   elseif h then
       h(ev)
    else
       zs.count("other_events")
