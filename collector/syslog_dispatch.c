@@ -908,13 +908,13 @@ static int api_count(lua_State *L)
 
 /* zflow_syslog.eve_time(s) -> the seconds since the epoch of a timestamp in Suricata Eve's
  * fixed layout ("2011-08-12T14:53:47.928539+0200": a float with a fraction, else an integer),
- * or nil for any other text (see syslog_eve_time()). */
+ * or nil for any other text and for a value that is no string (see syslog_eve_time()). */
 static int api_eve_time(lua_State *L)
 {
     size_t len;
-    const char *s = luaL_checklstring(L, 1, &len);
+    const char *s = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &len) : NULL;
     syslog_eve_time_t t;
-    if (syslog_eve_time(s, len, &t) != 0)
+    if (!s || syslog_eve_time(s, len, &t) != 0)
         lua_pushnil(L);
     else if (t.is_float)
         lua_pushnumber(L, t.value);

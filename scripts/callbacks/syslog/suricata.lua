@@ -30,10 +30,10 @@ local tointeger = math.tointeger
 
 -- cjson decodes every JSON number as a float: an integral one back to an integer, so that
 -- ports print as "80" (not "80.0") in messages and flow ids keep all their digits in entity
--- values (tostring() writes a float with 14 significant digits).
+-- values (tostring() writes a float with 14 significant digits). (Numeric text becomes an
+-- integer too; anything else stays as it is.)
 local function int(v)
-   if type(v) == "number" then return tointeger(v) or v end
-   return v
+   return tointeger(v) or v
 end
 
 -- days since 1970-01-01 of a civil date (proleptic Gregorian)
@@ -68,9 +68,8 @@ local zs_eve_time = zs.eve_time
 -- eve_time_any(), with Eve's fixed layout read in C (zflow_syslog.eve_time: the same value,
 -- for a fraction of the cost of the pattern captures); any other layout here.
 local function eve_time(s)
-   if type(s) ~= "string" then return nil end
-   local t = zs_eve_time(s)
-   if t == nil then return eve_time_any(s) end
+   local t = zs_eve_time(s) -- nil for a value that is no string, too
+   if t == nil and type(s) == "string" then return eve_time_any(s) end
    return t
 end
 
