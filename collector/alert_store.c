@@ -11,7 +11,7 @@
 
 #define ALERT_STORE_SCHEMA_VERSION  1
 #define ALERT_STORE_DEFAULT_QUEUE   65536
-#define ALERT_STORE_BATCH_MAX       1024          /* alerts per transaction */
+#define ALERT_STORE_BATCH_MAX       4096          /* alerts per transaction */
 #define ALERT_STORE_BATCH_MS        50            /* longest wait for a batch to fill */
 #define ALERT_STORE_BUSY_MS         5000          /* busy_timeout against other connections */
 #define ALERT_STORE_MAX_ALERT_BYTES (1024 * 1024) /* all strings of one alert together */

@@ -141,6 +141,12 @@ local function handle_flow(ev)
    emit(rec)
 end
 
+-- "signature [category] src:port -> dst:port". Concatenation writes strings and numbers as
+-- tostring() and format("%s") do, for less than format(), and raises on any other value.
+local function alert_message(sig, cat, sip, sport, dip, dport)
+   return sig .. " [" .. cat .. "] " .. sip .. ":" .. sport .. " -> " .. dip .. ":" .. dport
+end
+
 local function handle_alert(ev)
    local a = ev.alert
    if type(a) ~= "table" then zs.count("bad_alert"); return end
@@ -154,9 +160,12 @@ local function handle_alert(ev)
       dest_port = dest_port, proto = ev.proto, app_proto = ev.app_proto,
       community_id = ev.community_id, flow_id = flow_id, timestamp = ev.timestamp,
    })
-   -- (%s writes any value as tostring() does)
-   local message = format("%s [%s] %s:%s -> %s:%s", a.signature or "alert", a.category or "",
-      ev.src_ip, src_port or "", ev.dest_ip, dest_port or "")
+   local sig, cat, sport, dport = a.signature or "alert", a.category or "", src_port or "",
+      dest_port or ""
+   local ok, message = pcall(alert_message, sig, cat, ev.src_ip, sport, ev.dest_ip, dport)
+   if not ok then -- a value that is no string or number: as tostring() writes it
+      message = format("%s [%s] %s:%s -> %s:%s", sig, cat, ev.src_ip, sport, ev.dest_ip, dport)
+   end
    -- the alert belongs to the Suricata flow: make sure that flow exists
    local rec = flow_record(ev, "update")
    if rec then
