@@ -29,6 +29,8 @@
 #define BATCH_SOURCES   16           /* sources with a pending flow batch at once, per thread */
 #define SEQ_SOURCES     64           /* sources that ever sent flows (their sequence numbers) */
 #define STR_CAP         255          /* any string taken from a script's flow table */
+#define TEXT_BYTES      (48 * 1024)  /* a batch's copies of its flows' strings */
+#define FLOW_TEXT_MAX   (6 * (STR_CAP + 1)) /* the most one flow record copies */
 #define TCP_WAIT_MS     10000        /* a batch with TCP messages waits this long for room */
 #define CHUNK_BYTES     (64 * 1024)  /* messages handed to a thread together (larger: alone) */
 #define CHUNK_SLACK     4096         /* more unused bytes than this are given back at hand-on */
@@ -77,21 +79,26 @@ typedef struct msg_view {
 
 /* ---- flows from scripts ---- */
 
-/* A flow record built from a script's table, with the storage its pointers use. */
+/* A flow record built from a script's table, with its addresses (its strings are in the
+ * batch's text). */
 typedef struct flow_buf {
     Zflow__Flow msg;
     uint8_t cli[16], srv[16];
-    char *strs[9]; /* owned strings: event, the 2 addresses and 6 names (field_str) */
-    int n_strs;
 } flow_buf_t;
 
+/* The flow records of one source waiting to go to ingest together. A record takes the next
+ * slot of flows[]; ptrs[] lists the records to send, in order (a merged update takes its
+ * predecessor's place there, whose slot then goes unused until the flush). */
 typedef struct batch {
     char source[SOURCE_MAX];
     char probe_id[SOURCE_MAX + 8];
     flow_buf_t flows[BATCH_FLOWS];
     Zflow__Flow *ptrs[BATCH_FLOWS];
-    int n;
+    int n;    /* records in ptrs[] */
+    int nbuf; /* slots of flows[] used */
+    size_t text_used;
     uint64_t first_ns;
+    char text[TEXT_BYTES];
 } batch_t;
 
 /* The sequence numbers of a "syslog:<source>" probe, shared by the threads (under
@@ -506,13 +513,6 @@ void syslog_dispatch_flush(void *ctx)
 
 /* ---- flows from scripts ---- */
 
-static void flow_buf_clear(flow_buf_t *f)
-{
-    for (int i = 0; i < f->n_strs; i++)
-        free(f->strs[i]);
-    f->n_strs = 0;
-}
-
 static batch_t *batch_for(worker_t *w, const char *source)
 {
     int free_slot = -1;
@@ -599,9 +599,8 @@ static void batch_flush(worker_t *w, batch_t *b)
         bump(&w->flow_errors, (uint64_t)b->n);
 clear:
     if (b) {
-        for (int i = 0; i < b->n; i++)
-            flow_buf_clear(&b->flows[i]);
-        b->n = 0;
+        b->n = b->nbuf = 0;
+        b->text_used = 0;
     }
 }
 
@@ -644,37 +643,123 @@ static lua_Integer field_int(lua_State *L, int t, const char *name, lua_Integer 
     return v;
 }
 
-/* A string field copied into the flow (NULL when absent). */
-static char *field_str(lua_State *L, int t, const char *name, flow_buf_t *f)
+/* The fields of a flow record table, in the order api_flow() gathers them onto the stack. */
+enum flow_field {
+    F_EVENT,
+    F_FLOW_ID,
+    F_CLIENT_IP,
+    F_SERVER_IP,
+    F_CLIENT_PORT,
+    F_SERVER_PORT,
+    F_L4_PROTO,
+    F_C2S_BYTES,
+    F_S2C_BYTES,
+    F_C2S_PACKETS,
+    F_S2C_PACKETS,
+    F_FIRST_SEEN,
+    F_LAST_SEEN,
+    F_L7_PROTO_NAME,
+    F_L7_MASTER_NAME,
+    F_L7_APP_NAME,
+    F_L7_CATEGORY,
+    F_SERVER_NAME,
+    F_COMMUNITY_ID,
+    F_END_REASON,
+    F_COUNT
+};
+
+static const char *const flow_field_names[F_COUNT] = {
+    "event",       "flow_id",     "client_ip",   "server_ip",     "client_port",
+    "server_port", "l4_proto",    "c2s_bytes",   "s2c_bytes",     "c2s_packets",
+    "s2c_packets", "first_seen",  "last_seen",   "l7_proto_name", "l7_master_name",
+    "l7_app_name", "l7_category", "server_name", "community_id",  "end_reason",
+};
+
+static int flow_field_id(const char *k, size_t n)
 {
-    lua_getfield(L, t, name);
-    char *copy = NULL;
-    if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) {
-        size_t n;
-        const char *s = lua_tolstring(L, -1, &n);
-        if (f->n_strs < (int)(sizeof f->strs / sizeof f->strs[0]) &&
-            (copy = strndup(s, n > STR_CAP ? STR_CAP : n)))
-            f->strs[f->n_strs++] = copy;
-    } else if (!lua_isnil(L, -1)) {
-        luaL_error(L, "field '%s' must be a string", name);
+    for (int i = 0; i < F_COUNT; i++)
+        if (k[0] == flow_field_names[i][0] && strlen(flow_field_names[i]) == n &&
+            memcmp(flow_field_names[i], k, n) == 0)
+            return i;
+    return -1;
+}
+
+/* Puts the fields of the table at index 1 into the stack slots base .. base + F_COUNT - 1 (nil
+ * when absent): one pass over a plain table instead of a lookup per field; a table with a
+ * metatable is read field by field (its __index may supply them). */
+static void gather_fields(lua_State *L, int base)
+{
+    luaL_checkstack(L, F_COUNT + 4, "flow record");
+    lua_settop(L, base + F_COUNT - 1);
+    if (lua_getmetatable(L, 1)) {
+        lua_pop(L, 1);
+        for (int i = 0; i < F_COUNT; i++) {
+            lua_getfield(L, 1, flow_field_names[i]);
+            lua_replace(L, base + i);
+        }
+        return;
     }
-    lua_pop(L, 1);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            size_t n;
+            const char *k = lua_tolstring(L, -2, &n);
+            int id = n ? flow_field_id(k, n) : -1;
+            if (id >= 0) lua_copy(L, -1, base + id);
+        }
+        lua_pop(L, 1);
+    }
+}
+
+/* An integer field in a gathered slot (0 when absent). */
+static lua_Integer slot_int(lua_State *L, int idx, int field, lua_Integer min, lua_Integer max)
+{
+    lua_Integer v = 0;
+    if (lua_isinteger(L, idx))
+        v = lua_tointeger(L, idx);
+    else if (lua_type(L, idx) == LUA_TNUMBER)
+        v = (lua_Integer)lua_tonumber(L, idx);
+    else if (!lua_isnil(L, idx))
+        luaL_error(L, "field '%s' must be a number", flow_field_names[field]);
+    if (v < min || v > max) luaL_error(L, "field '%s' out of range", flow_field_names[field]);
+    return v;
+}
+
+/* A string field in a gathered slot, as Lua holds it (NULL when absent). */
+static const char *slot_cstr(lua_State *L, int idx, int field)
+{
+    int t = lua_type(L, idx);
+    if (t == LUA_TSTRING || t == LUA_TNUMBER) return lua_tostring(L, idx);
+    if (t != LUA_TNIL) luaL_error(L, "field '%s' must be a string", flow_field_names[field]);
+    return NULL;
+}
+
+/* A string field copied (at most STR_CAP bytes) into the batch's text at *used. The caller
+ * made sure FLOW_TEXT_MAX bytes are free there. */
+static char *slot_str(lua_State *L, int idx, int field, batch_t *b, size_t *used)
+{
+    if (!slot_cstr(L, idx, field)) return NULL;
+    size_t n;
+    const char *s = lua_tolstring(L, idx, &n);
+    if (n > STR_CAP) n = STR_CAP;
+    char *copy = b->text + *used;
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    *used += n + 1;
     return copy;
 }
 
 /* Seconds (float) or nanoseconds of a time field, as ns. */
-static uint64_t field_time_ns(lua_State *L, int t, const char *name)
+static uint64_t slot_time_ns(lua_State *L, int idx)
 {
-    lua_getfield(L, t, name);
     uint64_t ns = 0;
-    if (lua_type(L, -1) == LUA_TNUMBER) {
-        lua_Number v = lua_tonumber(L, -1);
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+        lua_Number v = lua_tonumber(L, idx);
         if (v > 0 && v < 1e11) /* seconds */
             ns = (uint64_t)(v * 1e9);
         else if (v >= 1e11 && v < 1.8e19)
             ns = (uint64_t)v;
     }
-    lua_pop(L, 1);
     return ns;
 }
 
@@ -725,17 +810,21 @@ static int api_flow(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     batch_t *b = batch_for(w, api_source(L));
     if (!b) return luaL_error(L, "too many syslog sources with pending flows");
-    flow_buf_t *f = &b->flows[b->n];
-    flow_buf_clear(f);
+    if (b->nbuf == BATCH_FLOWS || TEXT_BYTES - b->text_used < FLOW_TEXT_MAX) batch_flush(w, b);
+    int base = lua_gettop(L) + 1;
+    gather_fields(L, base);
+#define SLOT(f) (base + (f))
+    flow_buf_t *f = &b->flows[b->nbuf];
+    size_t used = b->text_used; /* committed with the record: an error leaves none behind */
     zflow__flow__init(&f->msg);
     Zflow__Flow *m = &f->msg;
-    char *ev = field_str(L, 1, "event", f);
-    int event = event_of(ev);
+    int event = event_of(slot_cstr(L, SLOT(F_EVENT), F_EVENT));
     if (event < 0) return luaL_error(L, "field 'event' must be new, l7, update or end");
     m->event = (Zflow__FlowEvent)event;
-    m->flow_id = (uint64_t)field_int(L, 1, "flow_id", 1, LUA_MAXINTEGER);
+    m->flow_id = (uint64_t)slot_int(L, SLOT(F_FLOW_ID), F_FLOW_ID, 1, LUA_MAXINTEGER);
     int v1 = 0, v2 = 0;
-    char *cip = field_str(L, 1, "client_ip", f), *sip = field_str(L, 1, "server_ip", f);
+    const char *cip = slot_cstr(L, SLOT(F_CLIENT_IP), F_CLIENT_IP);
+    const char *sip = slot_cstr(L, SLOT(F_SERVER_IP), F_SERVER_IP);
     if (parse_ip(cip, f->cli, &v1) || parse_ip(sip, f->srv, &v2) || v1 != v2)
         return luaL_error(L,
                           "client_ip and server_ip must be IPv4 or IPv6 addresses of one family");
@@ -744,60 +833,53 @@ static int api_flow(lua_State *L)
     m->client_ip.len = v1 == 4 ? 4 : 16;
     m->server_ip.data = f->srv;
     m->server_ip.len = m->client_ip.len;
-    m->client_port = (uint32_t)field_int(L, 1, "client_port", 0, 65535);
-    m->server_port = (uint32_t)field_int(L, 1, "server_port", 0, 65535);
-    lua_getfield(L, 1, "l4_proto");
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        int p = lua_flow_l4_proto_by_name(lua_tostring(L, -1));
+    m->client_port = (uint32_t)slot_int(L, SLOT(F_CLIENT_PORT), F_CLIENT_PORT, 0, 65535);
+    m->server_port = (uint32_t)slot_int(L, SLOT(F_SERVER_PORT), F_SERVER_PORT, 0, 65535);
+    if (lua_type(L, SLOT(F_L4_PROTO)) == LUA_TSTRING) {
+        int p = lua_flow_l4_proto_by_name(lua_tostring(L, SLOT(F_L4_PROTO)));
         m->l4_proto = p < 0 ? 0 : (uint32_t)p;
-        lua_pop(L, 1);
     } else {
-        lua_pop(L, 1);
-        m->l4_proto = (uint32_t)field_int(L, 1, "l4_proto", 0, 255);
+        m->l4_proto = (uint32_t)slot_int(L, SLOT(F_L4_PROTO), F_L4_PROTO, 0, 255);
     }
-    m->c2s_bytes = (uint64_t)field_int(L, 1, "c2s_bytes", 0, LUA_MAXINTEGER);
-    m->s2c_bytes = (uint64_t)field_int(L, 1, "s2c_bytes", 0, LUA_MAXINTEGER);
-    m->c2s_packets = (uint64_t)field_int(L, 1, "c2s_packets", 0, LUA_MAXINTEGER);
-    m->s2c_packets = (uint64_t)field_int(L, 1, "s2c_packets", 0, LUA_MAXINTEGER);
+    m->c2s_bytes = (uint64_t)slot_int(L, SLOT(F_C2S_BYTES), F_C2S_BYTES, 0, LUA_MAXINTEGER);
+    m->s2c_bytes = (uint64_t)slot_int(L, SLOT(F_S2C_BYTES), F_S2C_BYTES, 0, LUA_MAXINTEGER);
+    m->c2s_packets = (uint64_t)slot_int(L, SLOT(F_C2S_PACKETS), F_C2S_PACKETS, 0, LUA_MAXINTEGER);
+    m->s2c_packets = (uint64_t)slot_int(L, SLOT(F_S2C_PACKETS), F_S2C_PACKETS, 0, LUA_MAXINTEGER);
     uint64_t now = wall_ns();
-    m->first_seen_ns = field_time_ns(L, 1, "first_seen");
-    m->last_seen_ns = field_time_ns(L, 1, "last_seen");
+    m->first_seen_ns = slot_time_ns(L, SLOT(F_FIRST_SEEN));
+    m->last_seen_ns = slot_time_ns(L, SLOT(F_LAST_SEEN));
     if (!m->first_seen_ns) m->first_seen_ns = now;
     if (!m->last_seen_ns) m->last_seen_ns = m->first_seen_ns;
-    m->l7_proto_name = field_str(L, 1, "l7_proto_name", f);
-    m->l7_master_name = field_str(L, 1, "l7_master_name", f);
-    m->l7_app_name = field_str(L, 1, "l7_app_name", f);
-    m->l7_category = field_str(L, 1, "l7_category", f);
-    m->server_name = field_str(L, 1, "server_name", f);
-    m->community_id = field_str(L, 1, "community_id", f);
+    m->l7_proto_name = slot_str(L, SLOT(F_L7_PROTO_NAME), F_L7_PROTO_NAME, b, &used);
+    m->l7_master_name = slot_str(L, SLOT(F_L7_MASTER_NAME), F_L7_MASTER_NAME, b, &used);
+    m->l7_app_name = slot_str(L, SLOT(F_L7_APP_NAME), F_L7_APP_NAME, b, &used);
+    m->l7_category = slot_str(L, SLOT(F_L7_CATEGORY), F_L7_CATEGORY, b, &used);
+    m->server_name = slot_str(L, SLOT(F_SERVER_NAME), F_SERVER_NAME, b, &used);
+    m->community_id = slot_str(L, SLOT(F_COMMUNITY_ID), F_COMMUNITY_ID, b, &used);
     m->interface = b->source;
     if (!m->l7_proto_name) m->l7_proto_name = (char *)"";
     m->end_reason = event == ZFLOW__FLOW_EVENT__FLOW_EVENT_END
-                        ? (Zflow__EndReason)field_int(L, 1, "end_reason", 0, 7)
+                        ? (Zflow__EndReason)slot_int(L, SLOT(F_END_REASON), F_END_REASON, 0, 7)
                         : ZFLOW__END_REASON__END_REASON_NONE;
+#undef SLOT
     if (m->event == ZFLOW__FLOW_EVENT__FLOW_EVENT_END && m->end_reason == 0)
         m->end_reason = ZFLOW__END_REASON__END_REASON_IDLE;
     if (codec_check_flow(m) != CODEC_OK) {
         bump(&w->flow_errors, 1);
-        flow_buf_clear(f);
         return luaL_error(L, "flow rejected: a field is out of range");
     }
     bump(&w->flows, 1);
+    b->text_used = used;
+    b->nbuf++;
     int j = update_to_replace(b, m);
-    if (j >= 0) {
-        flow_buf_t *old = &b->flows[j];
-        flow_buf_clear(old);
-        *old = *f; /* its strings move with it; the addresses point into the slot */
-        old->msg.client_ip.data = old->cli;
-        old->msg.server_ip.data = old->srv;
-        f->n_strs = 0;
+    if (j >= 0) { /* the previous update's slot goes unused until the flush */
+        b->ptrs[j] = m;
         bump(&w->flows_merged, 1);
-        lua_pushboolean(L, 1);
-        return 1;
+    } else {
+        b->ptrs[b->n] = m;
+        if (b->n++ == 0) b->first_ns = now;
     }
-    b->ptrs[b->n] = m;
-    if (b->n++ == 0) b->first_ns = now;
-    if (b->n == BATCH_FLOWS) batch_flush(w, b);
+    if (b->nbuf == BATCH_FLOWS) batch_flush(w, b);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -1205,12 +1287,8 @@ static void worker_destroy(worker_t **pw)
     while (w->in && (c = queue_pop(w->in, 0)))
         free(c);
     queue_destroy(&w->in);
-    for (int i = 0; i < BATCH_SOURCES; i++) {
-        if (w->batches[i])
-            for (int j = 0; j < BATCH_FLOWS; j++)
-                flow_buf_clear(&w->batches[i]->flows[j]);
+    for (int i = 0; i < BATCH_SOURCES; i++)
         free(w->batches[i]);
-    }
     free(w->list);
     free(w->list_tmp);
     pthread_mutex_destroy(&w->list_lock);
