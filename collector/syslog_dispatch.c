@@ -711,47 +711,68 @@ static void gather_fields(lua_State *L, int base)
     }
 }
 
-/* An integer field in a gathered slot (0 when absent). */
-static lua_Integer slot_int(lua_State *L, int idx, int field, lua_Integer min, lua_Integer max)
+/* Reads a gathered record: the first problem is kept in err, and later reads return nothing. */
+typedef struct rec_reader {
+    lua_State *L;
+    int base;
+    batch_t *b;
+    size_t used; /* the batch's text, committed with the record */
+    char err[96];
+} rec_reader_t;
+
+static int rec_fail(rec_reader_t *r, int field, const char *what)
 {
+    if (!r->err[0]) snprintf(r->err, sizeof r->err, "field '%s' %s", flow_field_names[field], what);
+    return 0;
+}
+
+/* An integer field (0 when absent). */
+static lua_Integer slot_int(rec_reader_t *r, int field, lua_Integer min, lua_Integer max)
+{
+    lua_State *L = r->L;
+    int idx = r->base + field;
     lua_Integer v = 0;
+    if (r->err[0]) return 0;
     if (lua_isinteger(L, idx))
         v = lua_tointeger(L, idx);
     else if (lua_type(L, idx) == LUA_TNUMBER)
         v = (lua_Integer)lua_tonumber(L, idx);
     else if (!lua_isnil(L, idx))
-        luaL_error(L, "field '%s' must be a number", flow_field_names[field]);
-    if (v < min || v > max) luaL_error(L, "field '%s' out of range", flow_field_names[field]);
+        return rec_fail(r, field, "must be a number");
+    if (v < min || v > max) return rec_fail(r, field, "out of range");
     return v;
 }
 
-/* A string field in a gathered slot, as Lua holds it (NULL when absent). */
-static const char *slot_cstr(lua_State *L, int idx, int field)
+/* A string field, as Lua holds it (NULL when absent). */
+static const char *slot_cstr(rec_reader_t *r, int field)
 {
-    int t = lua_type(L, idx);
-    if (t == LUA_TSTRING || t == LUA_TNUMBER) return lua_tostring(L, idx);
-    if (t != LUA_TNIL) luaL_error(L, "field '%s' must be a string", flow_field_names[field]);
+    int idx = r->base + field, t = lua_type(r->L, idx);
+    if (r->err[0]) return NULL;
+    if (t == LUA_TSTRING || t == LUA_TNUMBER) return lua_tostring(r->L, idx);
+    if (t != LUA_TNIL) rec_fail(r, field, "must be a string");
     return NULL;
 }
 
-/* A string field copied (at most STR_CAP bytes) into the batch's text at *used. The caller
- * made sure FLOW_TEXT_MAX bytes are free there. */
-static char *slot_str(lua_State *L, int idx, int field, batch_t *b, size_t *used)
+/* A string field copied (at most STR_CAP bytes) into the batch's text. The caller made sure
+ * FLOW_TEXT_MAX bytes are free there. */
+static char *slot_str(rec_reader_t *r, int field)
 {
-    if (!slot_cstr(L, idx, field)) return NULL;
+    if (!slot_cstr(r, field)) return NULL;
     size_t n;
-    const char *s = lua_tolstring(L, idx, &n);
+    const char *s = lua_tolstring(r->L, r->base + field, &n);
     if (n > STR_CAP) n = STR_CAP;
-    char *copy = b->text + *used;
+    char *copy = r->b->text + r->used;
     memcpy(copy, s, n);
     copy[n] = '\0';
-    *used += n + 1;
+    r->used += n + 1;
     return copy;
 }
 
 /* Seconds (float) or nanoseconds of a time field, as ns. */
-static uint64_t slot_time_ns(lua_State *L, int idx)
+static uint64_t slot_time_ns(rec_reader_t *r, int field)
 {
+    lua_State *L = r->L;
+    int idx = r->base + field;
     uint64_t ns = 0;
     if (lua_type(L, idx) == LUA_TNUMBER) {
         lua_Number v = lua_tonumber(L, idx);
@@ -802,8 +823,10 @@ static int update_to_replace(const batch_t *b, const Zflow__Flow *m)
 /* zflow_syslog.flow{event=, flow_id=, client_ip=, server_ip=, client_port=, server_port=,
  * l4_proto=, c2s_bytes=, s2c_bytes=, c2s_packets=, s2c_packets=, first_seen=, last_seen=,
  * l7_proto_name=, l7_master_name=, l7_app_name=, l7_category=, server_name=, community_id=,
- * end_reason=} -> true. A flow of the interface "syslog:<source>"; events of one flow_id
- * carry cumulative counters, the last one is event "end". */
+ * end_reason=} -> true, or false and the reason when the record is rejected (a field of the
+ * wrong type or out of range: counted as syslog.flow_errors; a script made from external data
+ * need not pcall() it). A flow of the interface "syslog:<source>"; events of one flow_id carry
+ * cumulative counters, the last one is event "end". */
 static int api_flow(lua_State *L)
 {
     worker_t *w = api_self(L);
@@ -811,65 +834,66 @@ static int api_flow(lua_State *L)
     batch_t *b = batch_for(w, api_source(L));
     if (!b) return luaL_error(L, "too many syslog sources with pending flows");
     if (b->nbuf == BATCH_FLOWS || TEXT_BYTES - b->text_used < FLOW_TEXT_MAX) batch_flush(w, b);
-    int base = lua_gettop(L) + 1;
-    gather_fields(L, base);
-#define SLOT(f) (base + (f))
+    rec_reader_t r = {.L = L, .base = lua_gettop(L) + 1, .b = b, .used = b->text_used};
+    gather_fields(L, r.base);
     flow_buf_t *f = &b->flows[b->nbuf];
-    size_t used = b->text_used; /* committed with the record: an error leaves none behind */
     zflow__flow__init(&f->msg);
     Zflow__Flow *m = &f->msg;
-    int event = event_of(slot_cstr(L, SLOT(F_EVENT), F_EVENT));
-    if (event < 0) return luaL_error(L, "field 'event' must be new, l7, update or end");
+    const char *ev = slot_cstr(&r, F_EVENT);
+    int event = event_of(ev);
+    if (event < 0) rec_fail(&r, F_EVENT, "must be new, l7, update or end");
     m->event = (Zflow__FlowEvent)event;
-    m->flow_id = (uint64_t)slot_int(L, SLOT(F_FLOW_ID), F_FLOW_ID, 1, LUA_MAXINTEGER);
+    m->flow_id = (uint64_t)slot_int(&r, F_FLOW_ID, 1, LUA_MAXINTEGER);
     int v1 = 0, v2 = 0;
-    const char *cip = slot_cstr(L, SLOT(F_CLIENT_IP), F_CLIENT_IP);
-    const char *sip = slot_cstr(L, SLOT(F_SERVER_IP), F_SERVER_IP);
-    if (parse_ip(cip, f->cli, &v1) || parse_ip(sip, f->srv, &v2) || v1 != v2)
-        return luaL_error(L,
-                          "client_ip and server_ip must be IPv4 or IPv6 addresses of one family");
+    const char *cip = slot_cstr(&r, F_CLIENT_IP), *sip = slot_cstr(&r, F_SERVER_IP);
+    if (!r.err[0] && (parse_ip(cip, f->cli, &v1) || parse_ip(sip, f->srv, &v2) || v1 != v2))
+        snprintf(r.err, sizeof r.err,
+                 "client_ip and server_ip must be IPv4 or IPv6 addresses of one family");
     m->ip_version = (uint32_t)v1;
     m->client_ip.data = f->cli;
     m->client_ip.len = v1 == 4 ? 4 : 16;
     m->server_ip.data = f->srv;
     m->server_ip.len = m->client_ip.len;
-    m->client_port = (uint32_t)slot_int(L, SLOT(F_CLIENT_PORT), F_CLIENT_PORT, 0, 65535);
-    m->server_port = (uint32_t)slot_int(L, SLOT(F_SERVER_PORT), F_SERVER_PORT, 0, 65535);
-    if (lua_type(L, SLOT(F_L4_PROTO)) == LUA_TSTRING) {
-        int p = lua_flow_l4_proto_by_name(lua_tostring(L, SLOT(F_L4_PROTO)));
+    m->client_port = (uint32_t)slot_int(&r, F_CLIENT_PORT, 0, 65535);
+    m->server_port = (uint32_t)slot_int(&r, F_SERVER_PORT, 0, 65535);
+    if (lua_type(L, r.base + F_L4_PROTO) == LUA_TSTRING) {
+        int p = lua_flow_l4_proto_by_name(lua_tostring(L, r.base + F_L4_PROTO));
         m->l4_proto = p < 0 ? 0 : (uint32_t)p;
     } else {
-        m->l4_proto = (uint32_t)slot_int(L, SLOT(F_L4_PROTO), F_L4_PROTO, 0, 255);
+        m->l4_proto = (uint32_t)slot_int(&r, F_L4_PROTO, 0, 255);
     }
-    m->c2s_bytes = (uint64_t)slot_int(L, SLOT(F_C2S_BYTES), F_C2S_BYTES, 0, LUA_MAXINTEGER);
-    m->s2c_bytes = (uint64_t)slot_int(L, SLOT(F_S2C_BYTES), F_S2C_BYTES, 0, LUA_MAXINTEGER);
-    m->c2s_packets = (uint64_t)slot_int(L, SLOT(F_C2S_PACKETS), F_C2S_PACKETS, 0, LUA_MAXINTEGER);
-    m->s2c_packets = (uint64_t)slot_int(L, SLOT(F_S2C_PACKETS), F_S2C_PACKETS, 0, LUA_MAXINTEGER);
+    m->c2s_bytes = (uint64_t)slot_int(&r, F_C2S_BYTES, 0, LUA_MAXINTEGER);
+    m->s2c_bytes = (uint64_t)slot_int(&r, F_S2C_BYTES, 0, LUA_MAXINTEGER);
+    m->c2s_packets = (uint64_t)slot_int(&r, F_C2S_PACKETS, 0, LUA_MAXINTEGER);
+    m->s2c_packets = (uint64_t)slot_int(&r, F_S2C_PACKETS, 0, LUA_MAXINTEGER);
     uint64_t now = wall_ns();
-    m->first_seen_ns = slot_time_ns(L, SLOT(F_FIRST_SEEN));
-    m->last_seen_ns = slot_time_ns(L, SLOT(F_LAST_SEEN));
+    m->first_seen_ns = slot_time_ns(&r, F_FIRST_SEEN);
+    m->last_seen_ns = slot_time_ns(&r, F_LAST_SEEN);
     if (!m->first_seen_ns) m->first_seen_ns = now;
     if (!m->last_seen_ns) m->last_seen_ns = m->first_seen_ns;
-    m->l7_proto_name = slot_str(L, SLOT(F_L7_PROTO_NAME), F_L7_PROTO_NAME, b, &used);
-    m->l7_master_name = slot_str(L, SLOT(F_L7_MASTER_NAME), F_L7_MASTER_NAME, b, &used);
-    m->l7_app_name = slot_str(L, SLOT(F_L7_APP_NAME), F_L7_APP_NAME, b, &used);
-    m->l7_category = slot_str(L, SLOT(F_L7_CATEGORY), F_L7_CATEGORY, b, &used);
-    m->server_name = slot_str(L, SLOT(F_SERVER_NAME), F_SERVER_NAME, b, &used);
-    m->community_id = slot_str(L, SLOT(F_COMMUNITY_ID), F_COMMUNITY_ID, b, &used);
+    m->l7_proto_name = slot_str(&r, F_L7_PROTO_NAME);
+    m->l7_master_name = slot_str(&r, F_L7_MASTER_NAME);
+    m->l7_app_name = slot_str(&r, F_L7_APP_NAME);
+    m->l7_category = slot_str(&r, F_L7_CATEGORY);
+    m->server_name = slot_str(&r, F_SERVER_NAME);
+    m->community_id = slot_str(&r, F_COMMUNITY_ID);
     m->interface = b->source;
     if (!m->l7_proto_name) m->l7_proto_name = (char *)"";
     m->end_reason = event == ZFLOW__FLOW_EVENT__FLOW_EVENT_END
-                        ? (Zflow__EndReason)slot_int(L, SLOT(F_END_REASON), F_END_REASON, 0, 7)
+                        ? (Zflow__EndReason)slot_int(&r, F_END_REASON, 0, 7)
                         : ZFLOW__END_REASON__END_REASON_NONE;
-#undef SLOT
     if (m->event == ZFLOW__FLOW_EVENT__FLOW_EVENT_END && m->end_reason == 0)
         m->end_reason = ZFLOW__END_REASON__END_REASON_IDLE;
-    if (codec_check_flow(m) != CODEC_OK) {
+    if (!r.err[0] && codec_check_flow(m) != CODEC_OK)
+        snprintf(r.err, sizeof r.err, "flow rejected: a field is out of range");
+    if (r.err[0]) { /* nothing of the record stays in the batch */
         bump(&w->flow_errors, 1);
-        return luaL_error(L, "flow rejected: a field is out of range");
+        lua_pushboolean(L, 0);
+        lua_pushstring(L, r.err);
+        return 2;
     }
     bump(&w->flows, 1);
-    b->text_used = used;
+    b->text_used = r.used;
     b->nbuf++;
     int j = update_to_replace(b, m);
     if (j >= 0) { /* the previous update's slot goes unused until the flush */

@@ -4,8 +4,9 @@ binary garbage over UDP and TCP, a 1 MiB line and a 1 MiB octet-counted frame ov
 the next message of the same connection still arrives), half-sent TCP frames then close, a bad
 RFC 6587 length, empty frames, a truncated Eve line to suricata (fever broken1:
 counters["suricata/malformed_json"]), an Eve event without a flow (fever nulls), an app name
-without a script (sources["unknownapp"].no_script), more distinct app names than the per-source
-table holds, a script that raises errors, a TCP flood to a slow script beyond the dispatcher's
+without a script (sources["unknownapp"].no_script), flow records with bad fields (refused by
+zflow_syslog.flow with a reason, counted as flow_errors, no script error), more distinct app
+names than the per-source table holds, a script that raises errors, a TCP flood to a slow script beyond the dispatcher's
 queue (TCP back-pressure: nothing lost). After each phase the collector's pid is alive and a
 valid message still produces an alert."""
 import json
@@ -34,6 +35,33 @@ local m = { hooks = {} }
 function m.hooks.handleEvent(message) error("boom: " .. message) end
 return m
 """
+
+# flow records with one bad field each (the message names it), one read through __index, one good
+BADFLOW_LUA = r"""
+local zs = require "zflow_syslog"
+local alerts_api = require "alerts_api"
+local m = { hooks = {} }
+local good = { event = "update", flow_id = 7, client_ip = "10.0.0.1", server_ip = "10.0.0.2",
+               client_port = 1234, server_port = 80, l4_proto = "TCP" }
+function m.hooks.handleEvent(message)
+   local rec = {}
+   for k, v in pairs(good) do rec[k] = v end
+   if message == "port" then rec.server_port = 70000
+   elseif message == "type" then rec.c2s_bytes = {}
+   elseif message == "event" then rec.event = "sideways"
+   elseif message == "family" then rec.server_ip = "::1"
+   elseif message == "meta" then rec = setmetatable({}, { __index = good }) end
+   local ok, why = zs.flow(rec)
+   alerts_api.store({ entity = "syslog", entity_value = "badflow " .. message },
+      { alert_type = "badflow", message = tostring(ok) .. " " .. tostring(why) })
+end
+return m
+"""
+BADFLOW = {"port": "false field 'server_port' out of range",
+           "type": "false field 'c2s_bytes' must be a number",
+           "event": "false field 'event' must be new, l7, update or end",
+           "family": "false client_ip and server_ip must be IPv4 or IPv6 addresses of one family",
+           "meta": "true nil", "good": "true nil"}
 
 # bytes that can start no syslog message (no '<', digit, '{', whitespace, LF, NUL)
 GARBAGE = bytes(b for b in range(1, 256) if b not in b"\n\r\t \x00<{0123456789")
@@ -89,7 +117,8 @@ def run():
     env = L.Env("bad-input")
     sdir = env.scripts_dir("scripts", {"syslog/echo.lua": L.ECHO_LUA,
                                        "syslog/boom.lua": BOOM_LUA,
-                                       "syslog/slow.lua": SLOW_LUA})
+                                       "syslog/slow.lua": SLOW_LUA,
+                                       "syslog/badflow.lua": BADFLOW_LUA})
     col = L.Collector(env, a.collector, "c", scripts_dirs=[sdir], installdir=a.source).start()
     port = col.port
     rnd = random.Random(20261127)
@@ -168,6 +197,16 @@ def run():
     ph.wait("bare truncated Eve line", 1, malformed=1, dispatched=0)
     ph.marker("broken Eve")
     ph.wait("marker", 1)
+
+    # 6b. flow records with bad fields: refused with a reason, counted, no script error
+    for what in BADFLOW:
+        L.logger(port, tag="badflow", tcp=True, message=what)
+    s = ph.wait("bad flow records", len(BADFLOW), dispatched=len(BADFLOW), flows=2,
+                flow_errors=4, errors=0)
+    got = {r["entity_value"][len("badflow "):]: r["message"]
+           for r in col.wait_alerts(len(BADFLOW), "alert_type = 'badflow'",
+                                    what="%d badflow rows" % len(BADFLOW))}
+    L.check_eq(got, BADFLOW, "zflow_syslog.flow results")
 
     # 7. an app name without a script
     L.logger(port, tag="unknownapp", message="who handles me?")

@@ -114,7 +114,7 @@ local function flow_record(ev, event)
 end
 
 local function emit(rec)
-   local ok, err = pcall(zs.flow, rec)
+   local ok, err = zs.flow(rec) -- false and the reason for a record with a bad field
    if not ok then zs.count("bad_flow") end
    return ok, err
 end
