@@ -85,9 +85,14 @@ end
 
 local reason_of = { timeout = 1, forced = 5, shutdown = 5 }
 
--- The Suricata flow of an event, as a zflow flow record. The addresses of an alert are those
--- of the packet that matched: for a packet of the server (direction "to_client") they are the
--- flow's reversed; Suricata 7 also gives the flow's own in flow.src_ip/dest_ip/... .
+-- The tables handed to the collector (zflow_syslog.flow, alerts_api) are copied by it before
+-- the call returns: one of each is filled again for every event instead of a new one made.
+local rec = {}
+
+-- The Suricata flow of an event, as a zflow flow record (the shared `rec`, every field set).
+-- The addresses of an alert are those of the packet that matched: for a packet of the server
+-- (direction "to_client") they are the flow's reversed; Suricata 7 also gives the flow's own in
+-- flow.src_ip/dest_ip/... .
 local function flow_record(ev, event)
    if type(ev.flow_id) ~= "number" or type(ev.src_ip) ~= "string"
       or type(ev.dest_ip) ~= "string" then
@@ -100,17 +105,18 @@ local function flow_record(ev, event)
    elseif ev.direction == "to_client" then
       cip, sip, cport, sport = sip, cip, sport, cport
    end
-   return {
-      event = event,
-      flow_id = floor(ev.flow_id),
-      client_ip = cip,
-      server_ip = sip,
-      client_port = tonumber(cport) or 0,
-      server_port = tonumber(sport) or 0,
-      l4_proto = ev.proto or 0,
-      community_id = ev.community_id,
-      l7_proto_name = l7_name(ev.app_proto),
-   }
+   rec.event = event
+   rec.flow_id = floor(ev.flow_id)
+   rec.client_ip = cip
+   rec.server_ip = sip
+   rec.client_port = tonumber(cport) or 0
+   rec.server_port = tonumber(sport) or 0
+   rec.l4_proto = ev.proto or 0
+   rec.community_id = ev.community_id
+   rec.l7_proto_name = l7_name(ev.app_proto)
+   rec.c2s_packets, rec.s2c_packets, rec.c2s_bytes, rec.s2c_bytes = nil, nil, nil, nil
+   rec.first_seen, rec.last_seen, rec.end_reason, rec.server_name = nil, nil, nil, nil
+   return rec
 end
 
 local function emit(rec)
@@ -147,19 +153,28 @@ local function alert_message(sig, cat, sip, sport, dip, dport)
    return sig .. " [" .. cat .. "] " .. sip .. ":" .. sport .. " -> " .. dip .. ":" .. dport
 end
 
+-- an alert's details (alerts_api.toJSON), description and entity, filled for each alert
+local details = {
+   signature = false, signature_id = false, rev = false, category = false, severity = false,
+   action = false, src_ip = false, src_port = false, dest_ip = false, dest_port = false,
+   proto = false, app_proto = false, community_id = false, flow_id = false, timestamp = false,
+}
+local alert_info = { alert_type = "ids_alert", score = 0, message = "", json = "" }
+local flow_entity = { entity = "flow", entity_value = "" }
+
 local function handle_alert(ev)
    local a = ev.alert
    if type(a) ~= "table" then zs.count("bad_alert"); return end
    local sev = tonumber(a.severity) or 3
    local score = score_of[sev] or 10
    local src_port, dest_port, flow_id = int(ev.src_port), int(ev.dest_port), int(ev.flow_id)
-   local json = alerts_api.toJSON({
-      signature = a.signature, signature_id = int(a.signature_id), rev = int(a.rev),
-      category = a.category, severity = int(sev), action = a.action,
-      src_ip = ev.src_ip, src_port = src_port, dest_ip = ev.dest_ip,
-      dest_port = dest_port, proto = ev.proto, app_proto = ev.app_proto,
-      community_id = ev.community_id, flow_id = flow_id, timestamp = ev.timestamp,
-   })
+   local d = details
+   d.signature, d.signature_id, d.rev = a.signature, int(a.signature_id), int(a.rev)
+   d.category, d.severity, d.action = a.category, int(sev), a.action
+   d.src_ip, d.src_port, d.dest_ip, d.dest_port = ev.src_ip, src_port, ev.dest_ip, dest_port
+   d.proto, d.app_proto, d.community_id = ev.proto, ev.app_proto, ev.community_id
+   d.flow_id, d.timestamp = flow_id, ev.timestamp
+   local json = alerts_api.toJSON(d)
    local sig, cat, sport, dport = a.signature or "alert", a.category or "", src_port or "",
       dest_port or ""
    local ok, message = pcall(alert_message, sig, cat, ev.src_ip, sport, ev.dest_ip, dport)
@@ -181,9 +196,10 @@ local function handle_alert(ev)
       emit(rec)
    end
    -- one alert description for both: neither changes it
-   local info = { alert_type = "ids_alert", score = score, message = message, json = json }
-   alerts_api.store({ entity = "flow", entity_value = ev.community_id or tostring(flow_id or "") },
-      info)
+   local info = alert_info
+   info.score, info.message, info.json = score, message, json
+   flow_entity.entity_value = ev.community_id or tostring(flow_id or "")
+   alerts_api.store(flow_entity, info)
    if type(ev.community_id) == "string" then zs.attach_alert(ev.community_id, info) end
 end
 
