@@ -28,13 +28,11 @@ local format = string.format
 local floor = math.floor
 local tointeger = math.tointeger
 
--- cjson decodes every JSON number as a float: an integral one back to an integer, so that
--- ports print as "80" (not "80.0") in messages and flow ids keep all their digits in entity
--- values (tostring() writes a float with 14 significant digits). (Numeric text becomes an
--- integer too; anything else stays as it is.)
-local function int(v)
-   return tointeger(v) or v
-end
+-- cjson decodes every JSON number as a float: `tointeger(v) or v` turns an integral one back
+-- into an integer, so that ports print as "80" (not "80.0") in messages and flow ids keep all
+-- their digits in entity values (tostring() writes a float with 14 significant digits).
+-- (Numeric text becomes an integer too; anything else stays as it is.) Written out where
+-- used: a Lua function call per value costs more than the conversion.
 
 -- days since 1970-01-01 of a civil date (proleptic Gregorian)
 local function days_from_civil(y, m, d)
@@ -66,7 +64,8 @@ end
 local zs_eve_time = zs.eve_time
 
 -- eve_time_any(), with Eve's fixed layout read in C (zflow_syslog.eve_time: the same value,
--- for a fraction of the cost of the pattern captures); any other layout here.
+-- for a fraction of the cost of the pattern captures); any other layout here. The handlers
+-- call `zs_eve_time(s) or eve_time(s)`: the usual layout without a Lua call.
 local function eve_time(s)
    local t = zs_eve_time(s) -- nil for a value that is no string, too
    if t == nil and type(s) == "string" then return eve_time_any(s) end
@@ -139,8 +138,9 @@ local function handle_flow(ev)
          rec.c2s_bytes = tonumber(f.bytes_toserver) or 0
          rec.s2c_bytes = tonumber(f.bytes_toclient) or 0
       end
-      rec.first_seen = eve_time(f.start)
-      rec.last_seen = eve_time(f["end"])
+      local start, stop = f.start, f["end"]
+      rec.first_seen = zs_eve_time(start) or eve_time(start)
+      rec.last_seen = zs_eve_time(stop) or eve_time(stop)
       rec.end_reason = reason_of[f.reason] or 1
       if f.state == "closed" and rec.l4_proto == "TCP" then rec.end_reason = 2 end
    end
@@ -167,10 +167,12 @@ local function handle_alert(ev)
    if type(a) ~= "table" then zs.count("bad_alert"); return end
    local sev = tonumber(a.severity) or 3
    local score = score_of[sev] or 10
-   local src_port, dest_port, flow_id = int(ev.src_port), int(ev.dest_port), int(ev.flow_id)
+   local sp, dp, fid, sid, rev = ev.src_port, ev.dest_port, ev.flow_id, a.signature_id, a.rev
+   local src_port, dest_port, flow_id = tointeger(sp) or sp, tointeger(dp) or dp,
+      tointeger(fid) or fid
    local d = details
-   d.signature, d.signature_id, d.rev = a.signature, int(a.signature_id), int(a.rev)
-   d.category, d.severity, d.action = a.category, int(sev), a.action
+   d.signature, d.signature_id, d.rev = a.signature, tointeger(sid) or sid, tointeger(rev) or rev
+   d.category, d.severity, d.action = a.category, tointeger(sev) or sev, a.action
    d.src_ip, d.src_port, d.dest_ip, d.dest_port = ev.src_ip, src_port, ev.dest_ip, dest_port
    d.proto, d.app_proto, d.community_id = ev.proto, ev.app_proto, ev.community_id
    d.flow_id, d.timestamp = flow_id, ev.timestamp
@@ -190,9 +192,11 @@ local function handle_alert(ev)
          rec.s2c_packets = tonumber(f.pkts_toclient) or 0
          rec.c2s_bytes = tonumber(f.bytes_toserver) or 0
          rec.s2c_bytes = tonumber(f.bytes_toclient) or 0
-         rec.first_seen = eve_time(f.start)
+         local start = f.start
+         rec.first_seen = zs_eve_time(start) or eve_time(start)
       end
-      rec.last_seen = eve_time(ev.timestamp)
+      local ts = ev.timestamp
+      rec.last_seen = zs_eve_time(ts) or eve_time(ts)
       emit(rec)
    end
    -- one alert description for both: neither changes it
@@ -222,7 +226,8 @@ local function handle_enrich(ev)
    local name = server_name_of[ev.event_type](ev)
    if type(name) == "string" then rec.server_name = name end
    rec.l7_proto_name = ev.event_type:upper()
-   rec.last_seen = eve_time(ev.timestamp)
+   local ts = ev.timestamp
+   rec.last_seen = zs_eve_time(ts) or eve_time(ts)
    emit(rec)
 end
 
