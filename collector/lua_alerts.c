@@ -1,5 +1,6 @@
 /* lua_alerts: the "zflow_alerts" Lua module behind scripts/lua/modules/alerts_api.lua (store,
- * trigger, release, isEngaged on an alert description table), the JSON text of Lua values for
+ * trigger, release, isEngaged on an alert description table; api_store, ... on alerts_api's
+ * (entity_info, type_info [, when])), the JSON text of Lua values for
  * alert details, and the glue that hands an alert to the collector (engine_host_t). */
 #include "lua_api.h"
 
@@ -445,6 +446,72 @@ static void read_alert(lua_State *L, alert_t *a, int full)
     a->tstamp = (int64_t)luaL_optinteger(L, -1, 0);
 }
 
+/* Pushes the first of t[k1], t[k2] (, t[k3]) that is neither nil nor false, or nil; its type. */
+static int push_first(lua_State *L, int t, const char *k1, const char *k2, const char *k3)
+{
+    const char *keys[3] = {k1, k2, k3};
+    t = lua_absindex(L, t);
+    for (int i = 0; i < 3 && keys[i]; i++) {
+        lua_getfield(L, t, keys[i]);
+        if (lua_toboolean(L, -1)) return lua_type(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_pushnil(L);
+    return LUA_TNIL;
+}
+
+/* Pops a value and stores tostring() of it as d[name] (d: the description at index 4). */
+static void set_text(lua_State *L, const char *name)
+{
+    luaL_tolstring(L, -1, NULL);
+    lua_setfield(L, 4, name);
+    lua_pop(L, 1);
+}
+
+/* alerts_api's arguments (entity_info, type_info [, when]) -> the description table the
+ * functions above read, left alone on the stack. entity_info = {entity, entity_value} or
+ * ntopng's {alert_entity = {entity_type = ...} or "...", entity_val = ...}; type_info =
+ * {alert_type (or type, or a table with alert_key / key / i18n_title), severity (or
+ * alert_severity), score, message, json (or alert_type_params), when}. Errors name the
+ * caller's line. */
+static void api_describe(lua_State *L)
+{
+    if (lua_type(L, 2) != LUA_TTABLE) luaL_error(L, "alerts_api: type_info must be a table");
+    if (lua_type(L, 1) != LUA_TTABLE) luaL_error(L, "alerts_api: entity_info must be a table");
+    lua_settop(L, 3);
+    lua_createtable(L, 0, 8); /* 4 */
+    if (push_first(L, 1, "entity", "alert_entity", NULL) == LUA_TTABLE) {
+        push_first(L, -1, "entity_type", "key", "label");
+        lua_remove(L, -2);
+    }
+    push_first(L, 1, "entity_value", "entity_val", NULL);
+    if (lua_isnil(L, -1) || lua_isnil(L, -2))
+        luaL_error(L, "alerts_api: entity_info needs entity and entity_value");
+    set_text(L, "entity_value");
+    set_text(L, "entity");
+    if (push_first(L, 2, "alert_type", "type", NULL) == LUA_TTABLE) {
+        push_first(L, -1, "alert_key", "key", "i18n_title");
+        lua_remove(L, -2);
+    }
+    if (lua_isnil(L, -1)) luaL_error(L, "alerts_api: type_info needs alert_type");
+    set_text(L, "alert_type");
+    push_first(L, 2, "severity", "alert_severity", NULL);
+    lua_setfield(L, 4, "severity");
+    lua_getfield(L, 2, "score");
+    lua_setfield(L, 4, "score");
+    lua_getfield(L, 2, "message");
+    lua_setfield(L, 4, "message");
+    push_first(L, 2, "json", "alert_type_params", NULL);
+    lua_setfield(L, 4, "json");
+    if (lua_toboolean(L, 3))
+        lua_pushvalue(L, 3);
+    else
+        lua_getfield(L, 2, "when");
+    lua_setfield(L, 4, "when");
+    lua_replace(L, 1);
+    lua_settop(L, 1);
+}
+
 static int a_store(lua_State *L)
 {
     alert_t a;
@@ -489,6 +556,32 @@ static int a_isEngaged(lua_State *L)
 }
 
 /* toJSON(value): the JSON text the alert functions store for a table. */
+/* alerts_api.store / trigger / release / isEngaged (entity_info, type_info [, when]) */
+static int a_api_store(lua_State *L)
+{
+    api_describe(L);
+    return a_store(L);
+}
+
+static int a_api_trigger(lua_State *L)
+{
+    api_describe(L);
+    return a_trigger(L);
+}
+
+static int a_api_release(lua_State *L)
+{
+    api_describe(L);
+    return a_release(L);
+}
+
+static int a_api_isEngaged(lua_State *L)
+{
+    lua_settop(L, 2); /* no `when` */
+    api_describe(L);
+    return a_isEngaged(L);
+}
+
 static int a_toJSON(lua_State *L)
 {
     luaL_checkany(L, 1);
@@ -498,7 +591,9 @@ static int a_toJSON(lua_State *L)
 
 static const luaL_Reg alerts_funcs[] = {
     {"store", a_store},         {"trigger", a_trigger}, {"release", a_release},
-    {"isEngaged", a_isEngaged}, {"toJSON", a_toJSON},   {NULL, NULL},
+    {"isEngaged", a_isEngaged}, {"toJSON", a_toJSON},   {"api_store", a_api_store},
+    {"api_trigger", a_api_trigger}, {"api_release", a_api_release},
+    {"api_isEngaged", a_api_isEngaged}, {NULL, NULL},
 };
 
 int luaopen_zflow_alerts(lua_State *L)

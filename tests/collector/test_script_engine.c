@@ -1177,6 +1177,60 @@ static const char design_example[] =
     "function syslog_module.teardown() return true end\n"
     "return syslog_module\n";
 
+/* alerts_api's arguments in ntopng's spelling, and its errors (naming the caller's line). */
+static void test_alerts_api_spellings(void)
+{
+    fix_t f;
+    fix_init(&f);
+    stock(
+        &f, "syslog", "spellings",
+        "local alerts_api = require 'alerts_api'\n"
+        "local function err(f) local ok, e = pcall(f) return ok and 'ok' or e:match(':(%d+: .*)') "
+        "end\n"
+        "return { hooks = { handleEvent = function(msg)\n"
+        "  alerts_api.store({ alert_entity = { entity_type = 'host' }, entity_val = '10.0.0.9' },\n"
+        "    { alert_type = { alert_key = 'ntop_style' }, alert_severity = 'warning',\n"
+        "      alert_type_params = { k = 1 } }, 1234)\n"
+        "  local e = { entity = 'syslog', entity_value = 5 }\n"
+        "  local errs = { err(function() alerts_api.store(nil, { alert_type = 't' }) end),\n"
+        "    err(function() alerts_api.store(e, 'no table') end),\n"
+        "    err(function() alerts_api.store({ entity = 'x' }, { alert_type = 't' }) end),\n"
+        "    err(function() alerts_api.store(e, { score = 3 }) end) }\n"
+        "  alerts_api.store(e, { type = 'errors', message = table.concat(errs, '|'),\n"
+        "    when = 77 })\n"
+        "  alerts_api.trigger(e, { alert_type = 'eng' })\n"
+        "  assert(alerts_api.isEngaged(e, { alert_type = 'eng' }), 'engaged')\n"
+        "end } }\n");
+    script_engine_t *e = fix_engine(&f);
+    CHECK(e != NULL);
+    if (!e) {
+        fix_done(&f);
+        return;
+    }
+    CHECK_EQ(script_engine_run_hook(e, SUBDIR_SYSLOG, "handleEvent", NULL, 1100, push_message, "x"),
+             1);
+    CHECK_EQ(errors_of(e, "syslog", "spellings"), 0);
+    if (errors_of(e, "syslog", "spellings")) fprintf(stderr, "%s", fix_log(&f));
+    CHECK_EQ(f.host.n_alerts, 3);
+    CHECK_STREQ(f.host.alerts[0].entity, "host");
+    CHECK_STREQ(f.host.alerts[0].value, "10.0.0.9");
+    CHECK_STREQ(f.host.alerts[0].type, "ntop_style");
+    CHECK_EQ(f.host.alerts[0].severity, ALERT_SEVERITY_WARNING);
+    CHECK_STREQ(f.host.alerts[0].json, "{\"k\":1}");
+    CHECK_EQ(f.host.alerts[0].tstamp, 1234);
+    CHECK_STREQ(f.host.alerts[1].type, "errors");
+    CHECK_STREQ(f.host.alerts[1].value, "5");
+    CHECK_EQ(f.host.alerts[1].tstamp, 77);
+    const char *m = f.host.alerts[1].message;
+    CHECK(strncmp(m, "8: alerts_api: entity_info must be a table|", 43) == 0);
+    CHECK(strstr(m, "9: alerts_api: type_info must be a table|") != NULL);
+    CHECK(strstr(m, "10: alerts_api: entity_info needs entity and entity_value|") != NULL);
+    CHECK(strstr(m, "11: alerts_api: type_info needs alert_type") != NULL);
+    CHECK_EQ(f.host.alerts[2].kind, ALERT_ENGAGED);
+    script_engine_destroy(&e);
+    fix_done(&f);
+}
+
 static void test_generic_hooks(void)
 {
     fix_t f;
@@ -1380,6 +1434,7 @@ int main(void)
     test_trigger_status();
     test_flow_getters();
     test_generic_hooks();
+    test_alerts_api_spellings();
     test_throughput();
     return check_report();
 }

@@ -32,64 +32,20 @@ local alerts_api = {}
 
 alerts_api.alert_severities = alert_severities
 
-local function entity_of(entity_info)
-   if type(entity_info) ~= "table" then
-      error("alerts_api: entity_info must be a table", 3)
-   end
-   local entity = entity_info.entity or entity_info.alert_entity
-   if type(entity) == "table" then
-      entity = entity.entity_type or entity.key or entity.label
-   end
-   local value = entity_info.entity_value or entity_info.entity_val
-   if entity == nil or value == nil then
-      error("alerts_api: entity_info needs entity and entity_value", 3)
-   end
-   return tostring(entity), tostring(value)
-end
-
-local function description(entity_info, type_info, when)
-   if type(type_info) ~= "table" then
-      error("alerts_api: type_info must be a table", 3)
-   end
-   local entity, value = entity_of(entity_info)
-   local alert_type = type_info.alert_type or type_info.type
-   if type(alert_type) == "table" then
-      alert_type = alert_type.alert_key or alert_type.key or alert_type.i18n_title
-   end
-   if alert_type == nil then
-      error("alerts_api: type_info needs alert_type", 3)
-   end
-   local severity = type_info.severity or type_info.alert_severity
-   return {
-      entity = entity,
-      entity_value = value,
-      alert_type = tostring(alert_type),
-      severity = severity,
-      score = type_info.score,
-      message = type_info.message,
-      json = type_info.json or type_info.alert_type_params,
-      when = when or type_info.when,
-   }
-end
+-- (zflow_alerts reads entity_info and type_info as described above, in C: these run for
+-- every alert a script raises.)
 
 -- One-shot alert, stored once.
-function alerts_api.store(entity_info, type_info, when)
-   return c.store(description(entity_info, type_info, when))
-end
+alerts_api.store = c.api_store
 
 -- Engaged alert: stored when first triggered, refreshed while triggered again.
-function alerts_api.trigger(entity_info, type_info, when)
-   return c.trigger(description(entity_info, type_info, when))
-end
+alerts_api.trigger = c.api_trigger
 
 -- Ends an engaged alert (no-op when it is not engaged).
-function alerts_api.release(entity_info, type_info, when)
-   return c.release(description(entity_info, type_info, when))
-end
+alerts_api.release = c.api_release
 
-function alerts_api.isEngaged(entity_info, type_info)
-   return c.isEngaged(description(entity_info, type_info))
-end
+-- alerts_api.isEngaged(entity_info, type_info)
+alerts_api.isEngaged = c.api_isEngaged
 
 -- The JSON text of a value, as stored in an alert's details.
 alerts_api.toJSON = c.toJSON
