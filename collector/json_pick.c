@@ -29,9 +29,18 @@ static int top_live(const picker_t *p)
     return p->depth >= 1 && p->depth <= JSON_PICK_MAX_DEPTH && p->live[p->depth];
 }
 
+/* The current member's path is one of the requested ones. */
+static int matched(const picker_t *p)
+{
+    if (!top_live(p) || p->cur > PATH_MAX_LEN) return 0;
+    for (int i = 0; i < p->n; i++)
+        if (p->path_len[i] == p->cur && memcmp(p->paths[i], p->buf, p->cur) == 0) return 1;
+    return 0;
+}
+
 static int report(picker_t *p, const json_pick_value_t *v)
 {
-    if (!top_live(p) || p->cur > PATH_MAX_LEN) return 1;
+    if (!matched(p)) return 1;
     for (int i = 0; i < p->n; i++) {
         if (p->path_len[i] != p->cur || memcmp(p->paths[i], p->buf, p->cur) != 0) continue;
         if (p->cb(p->ctx, i, v) != 0) {
@@ -57,7 +66,7 @@ static int on_bool(void *ctx, int b)
 static int on_number(void *ctx, const char *s, size_t len)
 {
     picker_t *p = ctx;
-    if (!top_live(p) || p->cur > PATH_MAX_LEN) return 1;
+    if (!matched(p)) return 1; /* converted only when reported */
     char small[64], *text = small;
     if (len >= sizeof small && !(text = malloc(len + 1))) return 1; /* not reported */
     memcpy(text, s, len);

@@ -555,7 +555,6 @@ static int a_isEngaged(lua_State *L)
     return 1;
 }
 
-/* toJSON(value): the JSON text the alert functions store for a table. */
 /* alerts_api.store / trigger / release / isEngaged (entity_info, type_info [, when]) */
 static int a_api_store(lua_State *L)
 {
@@ -582,6 +581,7 @@ static int a_api_isEngaged(lua_State *L)
     return a_isEngaged(L);
 }
 
+/* toJSON(value): the JSON text the alert functions store for a table. */
 static int a_toJSON(lua_State *L)
 {
     luaL_checkany(L, 1);

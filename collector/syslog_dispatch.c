@@ -627,17 +627,26 @@ static const char *api_source(lua_State *L)
     return key ? key : "unknown";
 }
 
+/* The integer value at idx into *v (0 for nil, a float truncated): 0, or -1 when the value is
+ * no number. */
+static int int_at(lua_State *L, int idx, lua_Integer *v)
+{
+    *v = 0;
+    if (lua_isinteger(L, idx))
+        *v = lua_tointeger(L, idx);
+    else if (lua_type(L, idx) == LUA_TNUMBER)
+        *v = (lua_Integer)lua_tonumber(L, idx);
+    else if (!lua_isnil(L, idx))
+        return -1;
+    return 0;
+}
+
 static lua_Integer field_int(lua_State *L, int t, const char *name, lua_Integer min,
                              lua_Integer max)
 {
     lua_getfield(L, t, name);
-    lua_Integer v = 0;
-    if (lua_isinteger(L, -1))
-        v = lua_tointeger(L, -1);
-    else if (lua_type(L, -1) == LUA_TNUMBER)
-        v = (lua_Integer)lua_tonumber(L, -1);
-    else if (!lua_isnil(L, -1))
-        luaL_error(L, "field '%s' must be a number", name);
+    lua_Integer v;
+    if (int_at(L, -1, &v) != 0) luaL_error(L, "field '%s' must be a number", name);
     lua_pop(L, 1);
     if (v < min || v > max) luaL_error(L, "field '%s' out of range", name);
     return v;
@@ -729,37 +738,36 @@ static int rec_fail(rec_reader_t *r, int field, const char *what)
 /* An integer field (0 when absent). */
 static lua_Integer slot_int(rec_reader_t *r, int field, lua_Integer min, lua_Integer max)
 {
-    lua_State *L = r->L;
-    int idx = r->base + field;
-    lua_Integer v = 0;
+    lua_Integer v;
     if (r->err[0]) return 0;
-    if (lua_isinteger(L, idx))
-        v = lua_tointeger(L, idx);
-    else if (lua_type(L, idx) == LUA_TNUMBER)
-        v = (lua_Integer)lua_tonumber(L, idx);
-    else if (!lua_isnil(L, idx))
-        return rec_fail(r, field, "must be a number");
+    if (int_at(r->L, r->base + field, &v) != 0) return rec_fail(r, field, "must be a number");
     if (v < min || v > max) return rec_fail(r, field, "out of range");
     return v;
 }
 
-/* A string field, as Lua holds it (NULL when absent). */
-static const char *slot_cstr(rec_reader_t *r, int field)
+/* A string field, as Lua holds it, and its length (NULL when absent). */
+static const char *slot_lstr(rec_reader_t *r, int field, size_t *len)
 {
     int idx = r->base + field, t = lua_type(r->L, idx);
     if (r->err[0]) return NULL;
-    if (t == LUA_TSTRING || t == LUA_TNUMBER) return lua_tostring(r->L, idx);
+    if (t == LUA_TSTRING || t == LUA_TNUMBER) return lua_tolstring(r->L, idx, len);
     if (t != LUA_TNIL) rec_fail(r, field, "must be a string");
     return NULL;
+}
+
+static const char *slot_cstr(rec_reader_t *r, int field)
+{
+    size_t len;
+    return slot_lstr(r, field, &len);
 }
 
 /* A string field copied (at most STR_CAP bytes) into the batch's text. The caller made sure
  * FLOW_TEXT_MAX bytes are free there. */
 static char *slot_str(rec_reader_t *r, int field)
 {
-    if (!slot_cstr(r, field)) return NULL;
     size_t n;
-    const char *s = lua_tolstring(r->L, r->base + field, &n);
+    const char *s = slot_lstr(r, field, &n);
+    if (!s) return NULL;
     if (n > STR_CAP) n = STR_CAP;
     char *copy = r->b->text + r->used;
     memcpy(copy, s, n);
@@ -1067,9 +1075,8 @@ static int api_json_pick(lua_State *L)
     lua_Integer n = luaL_len(L, 2);
     luaL_argcheck(L, n >= 0 && n <= JSON_PICK_MAX_PATHS, 2, "at most 32 paths");
     for (int i = 0; i < (int)n; i++) {
-        lua_rawgeti(L, 2, i + 1);
+        if (lua_rawgeti(L, 2, i + 1) != LUA_TSTRING) luaL_argerror(L, 2, "paths must be strings");
         paths[i] = lua_tostring(L, -1); /* the string stays alive in the table */
-        if (lua_type(L, -1) != LUA_TSTRING) luaL_argerror(L, 2, "paths must be strings");
         lua_pop(L, 1);
     }
     lua_settop(L, 2);
